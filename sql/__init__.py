@@ -47,3 +47,8 @@ def parse_queries(text: str) -> dict[str, str]:
 def queries(filename: str = "queries.sql") -> dict[str, str]:
     """Named queries of one `.sql` file in this package."""
     return parse_queries((resources.files(__name__) / filename).read_text("utf-8"))
+
+
+def query_files() -> tuple[str, ...]:
+    """Every named-query file in this package (one per module that owns SQL, e.g. `threads.sql`)."""
+    return tuple(sorted(e.name for e in resources.files(__name__).iterdir() if e.name.endswith(".sql")))

@@ -71,11 +71,12 @@ def test_every_named_query_prepares(database_url: str) -> None:
     async def go() -> None:
         conn = await asyncpg.connect(database_url)
         try:
-            for name, text in sql.queries().items():
-                try:
-                    await conn.prepare(text)
-                except asyncpg.PostgresError as exc:  # pragma: no cover - the failure message is the point
-                    raise AssertionError(f"query {name} does not prepare: {exc}") from exc
+            for filename in sql.query_files():
+                for name, text in sql.queries(filename).items():
+                    try:
+                        await conn.prepare(text)
+                    except asyncpg.PostgresError as exc:  # pragma: no cover - the message is the point
+                        raise AssertionError(f"query {filename}:{name} does not prepare: {exc}") from exc
         finally:
             await conn.close()
 

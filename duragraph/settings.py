@@ -1,0 +1,48 @@
+"""One frozen settings object per process, read from the environment only at entry points."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    nats_url: str = ""
+    # JetStream stream and subject prefix: events are published on `<prefix>.events.<thread_id>.<run_id>`
+    nats_stream: str = "DURAGRAPH"
+    subject_prefix: str = "duragraph"
+    config_path: Path = Path("duragraph.json")
+    host: str = "127.0.0.1"
+    port: int = 8123
+    worker_concurrency: int = 10
+    # crash recovery: a worker whose heartbeat is older than this is dead; its steps are re-queued
+    stalled_after_seconds: float = 15.0
+    reaper_interval_seconds: float = 2.0
+    outbox_retention_seconds: float = 3600.0
+    data_dir: Path = Path(".duragraph")
+
+    def with_endpoints(self, database_url: str, nats_url: str) -> Settings:
+        return replace(self, database_url=database_url, nats_url=nats_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            nats_url=env.get("NATS_URL", ""),
+            nats_stream=env.get("DURAGRAPH_NATS_STREAM", d.nats_stream),
+            subject_prefix=env.get("DURAGRAPH_SUBJECT_PREFIX", d.subject_prefix),
+            config_path=Path(env.get("DURAGRAPH_CONFIG", str(d.config_path))),
+            host=env.get("DURAGRAPH_HOST", d.host),
+            port=int(env.get("PORT", env.get("DURAGRAPH_PORT", str(d.port)))),
+            worker_concurrency=int(env.get("DURAGRAPH_WORKER_CONCURRENCY", str(d.worker_concurrency))),
+            stalled_after_seconds=float(env.get("DURAGRAPH_STALLED_AFTER", str(d.stalled_after_seconds))),
+            reaper_interval_seconds=float(env.get("DURAGRAPH_REAPER_INTERVAL", str(d.reaper_interval_seconds))),
+            outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
+            data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
+        )

@@ -27,3 +27,13 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await init_connection(conn)
     return conn
+
+
+def jsonb_text(value: Any) -> str | None:
+    """Encode for a `text[]` parameter cast to jsonb in SQL (asyncpg would read a list inside a
+    `jsonb[]` parameter as another array dimension). None stays SQL NULL."""
+    if value is None:
+        return None
+    from engine.core import serde
+
+    return serde.dumps(value).decode()

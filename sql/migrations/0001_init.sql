@@ -77,10 +77,12 @@ CREATE INDEX runs_status ON runs (status) WHERE status IN ('pending', 'running')
 -- one active run per thread; further runs wait as 'pending' (multitask_strategy=enqueue)
 CREATE UNIQUE INDEX runs_one_running_per_thread ON runs (thread_id) WHERE status = 'running';
 
--- one row per task of a superstep: the durable record of a node step and its result
+-- one row per task of a superstep: the durable record of a node step and its result.
+-- task_id is deterministic (hash of checkpoint, step, node, path); a resume is a new run that re-plans
+-- the same checkpoint, hence the key (run_id, task_id).
 CREATE TABLE tasks (
-    task_id      text PRIMARY KEY,          -- deterministic: hash(checkpoint, step, node, path)
     run_id       uuid        NOT NULL REFERENCES runs ON DELETE CASCADE,
+    task_id      text        NOT NULL,
     thread_id    uuid        NOT NULL,
     checkpoint_id uuid       NOT NULL,      -- the checkpoint the task was planned from
     step         integer     NOT NULL,
@@ -93,9 +95,10 @@ CREATE TABLE tasks (
     attempts     integer     NOT NULL DEFAULT 0,
     job_id       bigint,                    -- procrastinate job currently carrying it
     created_at   timestamptz NOT NULL DEFAULT now(),
-    finished_at  timestamptz
+    finished_at  timestamptz,
+    PRIMARY KEY (run_id, task_id)
 );
-CREATE INDEX tasks_run_step ON tasks (run_id, step);
+CREATE INDEX tasks_run_checkpoint ON tasks (run_id, checkpoint_id);
 CREATE INDEX tasks_checkpoint ON tasks (checkpoint_id);
 
 CREATE TABLE checkpoints (

@@ -1,0 +1,126 @@
+"""The config file naming the graphs: `{"graphs": {"name": "./path.py:attr" | "module:attr"}, "env": ...}`.
+
+Paths are resolved against the config file's folder. Errors say what is wrong and where, and become a
+clean CLI message (ConfigError), never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine import CompiledGraph, StateGraph
+
+
+class ConfigError(Exception):
+    """The config file, or a graph it names, cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    graphs: Mapping[str, str]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _parse_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")
+        key, _, value = line.removeprefix("export ").partition("=")
+        out[key.strip()] = value.strip().strip("'\"")
+    return out
+
+
+def read_config(path: Path) -> Config:
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    graphs = raw.get("graphs")
+    if not isinstance(graphs, dict) or not graphs:
+        raise ConfigError(f'{path}: "graphs" must be a non-empty object of name -> "path.py:attr"')
+    for name, spec in graphs.items():
+        if not isinstance(spec, str) or ":" not in spec:
+            raise ConfigError(f'{path}: graph {name!r}: expected "./file.py:attr" or "module:attr", got {spec!r}')
+    env_spec = raw.get("env", {})
+    if isinstance(env_spec, str):
+        env_path = (path.parent / env_spec).resolve()
+        if not env_path.exists():
+            raise ConfigError(f"{path}: env file not found: {env_path}")
+        env = _parse_env_file(env_path)
+    elif isinstance(env_spec, dict):
+        env = {str(k): str(v) for k, v in env_spec.items()}
+    else:
+        raise ConfigError(f'{path}: "env" must be a file name or an object')
+    return Config(path=path.resolve(), graphs=dict(graphs), env=env)
+
+
+def _load_attr(spec: str, base: Path) -> Any:
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target:
+        file = (base / target).resolve()
+        if not file.exists():
+            raise ConfigError(f"graph file not found: {file}")
+        modname = f"duragraph_user_{file.stem}_{abs(hash(str(file)))}"
+        if modname in sys.modules:
+            module = sys.modules[modname]
+        else:
+            mspec = importlib.util.spec_from_file_location(modname, file)
+            if mspec is None or mspec.loader is None:
+                raise ConfigError(f"cannot import {file}")
+            module = importlib.util.module_from_spec(mspec)
+            sys.modules[modname] = module
+            if str(file.parent) not in sys.path:
+                sys.path.insert(0, str(file.parent))
+            try:
+                mspec.loader.exec_module(module)
+            except Exception as exc:
+                del sys.modules[modname]
+                raise ConfigError(f"error importing {file}: {type(exc).__name__}: {exc}") from exc
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as exc:
+            raise ConfigError(f"cannot import module {target!r}: {type(exc).__name__}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        raise ConfigError(f"{spec}: module has no attribute {attr!r}") from exc
+
+
+def load_graphs(config: Config) -> dict[str, CompiledGraph]:
+    """Import every graph the config names; StateGraph builders are compiled."""
+    os.environ.update({k: v for k, v in config.env.items() if k not in os.environ})
+    out: dict[str, CompiledGraph] = {}
+    for name, spec in config.graphs.items():
+        obj = _load_attr(spec, config.path.parent)
+        if isinstance(obj, StateGraph):
+            obj = obj.compile()
+        if callable(obj) and not isinstance(obj, CompiledGraph):
+            try:
+                obj = obj()  # a factory returning a graph
+            except TypeError:
+                pass
+            if isinstance(obj, StateGraph):
+                obj = obj.compile()
+        if not isinstance(obj, CompiledGraph):
+            raise ConfigError(f"graph {name!r} ({spec}) is a {type(obj).__name__}, not a duragraph graph")
+        out[name] = obj
+    return out

@@ -1,0 +1,99 @@
+"""One error tree with stable codes; interrupts and cancellation are BaseExceptions.
+
+`EngineError.code` is the contract with the API (code -> HTTP status table). User code that does
+`except Exception` cannot swallow `GraphInterrupt`, `ParentCommand` or `Cancelled`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.core.types import Command, Interrupt
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose. `code` is stable and machine-readable."""
+
+    code: str = "engine_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "message": self.message, "code": self.code}
+
+
+class InvalidGraphError(EngineError, ValueError):
+    """The graph definition is wrong (unknown node, reserved name, no entry point, bad reducer...)."""
+
+    code = "invalid_graph"
+
+
+class InvalidUpdateError(EngineError):
+    """A node produced writes that cannot be applied (concurrent LastValue writes, bad return...)."""
+
+    code = "invalid_update"
+
+
+class RecursionLimitError(EngineError):
+    """The run took more supersteps than `recursion_limit` (LangGraph's GraphRecursionError)."""
+
+    code = "recursion_limit"
+
+
+class NodeError(EngineError):
+    """A node failed (after the durable layer's retries)."""
+
+    code = "node_error"
+
+
+class NodeTimeoutError(EngineError):
+    """A node attempt exceeded its timeout."""
+
+    code = "node_timeout"
+
+
+class InvalidInputError(EngineError):
+    """The run input or Command cannot be applied to this thread."""
+
+    code = "invalid_input"
+
+
+class InvalidResumeError(EngineError):
+    """A Command(resume=...) does not match the pending interrupts."""
+
+    code = "invalid_resume"
+
+
+class GraphInterrupt(BaseException):
+    """Raised by `interrupt()`: the task stops and the run waits for a resume."""
+
+    def __init__(self, interrupts: Sequence[Interrupt] = ()) -> None:
+        super().__init__(tuple(interrupts))
+        self.interrupts: tuple[Interrupt, ...] = tuple(interrupts)
+
+
+class ParentCommand(BaseException):
+    """A node inside a subgraph returned Command(graph=Command.PARENT): handled by the parent task."""
+
+    def __init__(self, command: Command) -> None:
+        super().__init__(command)
+        self.command = command
+
+
+class Cancelled(BaseException):
+    """The run was cancelled by a client; never swallowed by user `except Exception`."""
+
+
+def error_json(exc: BaseException) -> dict[str, Any]:
+    """The `{"type", "message"}` (+ `code` for engine errors) form stored in outcomes and decisions."""
+    if isinstance(exc, EngineError):
+        return exc.to_json()
+    return {"type": type(exc).__name__, "message": str(exc)}

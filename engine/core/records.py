@@ -1,0 +1,205 @@
+"""The JSON records exchanged with the durable layer: TaskSpec, TaskOutcome, Decision, RunOptions.
+
+Each has `to_json()` / `from_json()` producing/consuming plain JSON (Postgres jsonb).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from engine.core.types import PULL, PUSH, Interrupt
+
+DEFAULT_RECURSION_LIMIT = 25
+
+TaskStatus = Literal["success", "interrupted", "error"]
+DecisionKind = Literal["continue", "interrupted", "done", "error"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a superstep. `id` is deterministic in (checkpoint id, step, node, path)."""
+
+    id: str
+    name: str
+    path: list[Any]  # [PULL, name] or [PUSH, idx]
+    step: int
+    send_arg: Any | None = None
+    triggers: list[str] = field(default_factory=list)
+
+    @property
+    def is_push(self) -> bool:
+        return bool(self.path) and self.path[0] == PUSH
+
+    def sort_key(self) -> str:
+        return task_path_str(self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "path": list(self.path),
+            "step": self.step,
+            "send_arg": self.send_arg,
+            "triggers": list(self.triggers),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskSpec:
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            path=list(data["path"]),
+            step=int(data["step"]),
+            send_arg=data.get("send_arg"),
+            triggers=list(data.get("triggers") or []),
+        )
+
+
+def task_path_str(path: Any) -> str:
+    """LangGraph's path sort key: writes are applied in this order (pull tasks before push tasks)."""
+    if isinstance(path, (list, tuple)):
+        return "~" + ", ".join(task_path_str(p) for p in path)
+    if isinstance(path, int):
+        return f"{path:010d}"
+    return str(path)
+
+
+@dataclass
+class TaskOutcome:
+    """What running one task produced. Writes include routing writes (branch:to:..., Sends)."""
+
+    status: TaskStatus
+    writes: list[tuple[str, Any]] = field(default_factory=list)
+    interrupts: list[Interrupt] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "writes": [[c, v] for c, v in self.writes],
+            "interrupts": [i.to_json() for i in self.interrupts],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskOutcome:
+        return cls(
+            status=data["status"],
+            writes=[(str(c), v) for c, v in data.get("writes") or []],
+            interrupts=[Interrupt.from_json(i) for i in data.get("interrupts") or []],
+            error=data.get("error"),
+        )
+
+
+Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
+
+
+def pending_to_json(pending: Pending) -> dict[str, Any]:
+    return {tid: [spec.to_json(), out.to_json()] for tid, (spec, out) in pending.items()}
+
+
+def pending_from_json(data: dict[str, Any]) -> Pending:
+    return {tid: (TaskSpec.from_json(s), TaskOutcome.from_json(o)) for tid, (s, o) in data.items()}
+
+
+@dataclass
+class RunOptions:
+    """Per-run options. `interrupt_before/after` default to the graph's compile-time lists when None."""
+
+    interrupt_before: list[str] | Literal["*"] | None = None
+    interrupt_after: list[str] | Literal["*"] | None = None
+    recursion_limit: int = DEFAULT_RECURSION_LIMIT
+    config: dict[str, Any] = field(default_factory=dict)
+    context: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "interrupt_before": self.interrupt_before,
+            "interrupt_after": self.interrupt_after,
+            "recursion_limit": self.recursion_limit,
+            "config": self.config,
+            "context": self.context,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunOptions:
+        return cls(
+            interrupt_before=data.get("interrupt_before"),
+            interrupt_after=data.get("interrupt_after"),
+            recursion_limit=int(data.get("recursion_limit") or DEFAULT_RECURSION_LIMIT),
+            config=dict(data.get("config") or {}),
+            context=data.get("context"),
+        )
+
+
+@dataclass
+class Decision:
+    """What to do after prepare_run / barrier / update_state.
+
+    - `checkpoints`: persist in order; a checkpoint whose id already exists REPLACES it (a resume
+      re-saves the current checkpoint with the Command's writes applied — same id, same step).
+    - `checkpoint`: the checkpoint the `tasks` run against (pass it to run_task and barrier).
+    - `tasks`: to enqueue now (continue) / still pending (interrupted).
+    - `resume`: task id -> value to pass verbatim as run_task(resume=...).
+    - `kept`: outcomes already committed for this superstep (successful siblings of an interrupted
+      task); they are not re-run and must be handed to `barrier` together with the new outcomes.
+    - `outcomes`: (interrupted) every outcome of the interrupted superstep, to keep as pending.
+    - `output`: (done) the run output, filtered by the output schema.
+    - `reason`: "node" | "before" | "after" for interrupts.
+    """
+
+    kind: DecisionKind
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[TaskSpec] = field(default_factory=list)
+    interrupts: list[Interrupt] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    resume: dict[str, list[Any]] = field(default_factory=dict)
+    kept: Pending = field(default_factory=dict)
+    outcomes: Pending = field(default_factory=dict)
+    output: Any = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "checkpoints": self.checkpoints,
+            "tasks": [t.to_json() for t in self.tasks],
+            "interrupts": [i.to_json() for i in self.interrupts],
+            "error": self.error,
+            "checkpoint": self.checkpoint,
+            "resume": self.resume,
+            "kept": pending_to_json(self.kept),
+            "outcomes": pending_to_json(self.outcomes),
+            "output": self.output,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Decision:
+        return cls(
+            kind=data["kind"],
+            checkpoints=list(data.get("checkpoints") or []),
+            tasks=[TaskSpec.from_json(t) for t in data.get("tasks") or []],
+            interrupts=[Interrupt.from_json(i) for i in data.get("interrupts") or []],
+            error=data.get("error"),
+            checkpoint=data.get("checkpoint"),
+            resume=dict(data.get("resume") or {}),
+            kept=pending_from_json(data.get("kept") or {}),
+            outcomes=pending_from_json(data.get("outcomes") or {}),
+            output=data.get("output"),
+            reason=data.get("reason"),
+        )
+
+
+__all__ = [
+    "PULL",
+    "PUSH",
+    "Decision",
+    "Pending",
+    "RunOptions",
+    "TaskOutcome",
+    "TaskSpec",
+    "task_path_str",
+]

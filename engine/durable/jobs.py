@@ -1,0 +1,47 @@
+"""procrastinate jobs, deferred and cancelled inside OUR asyncpg transactions.
+
+procrastinate speaks psycopg; we call its versioned SQL functions (`procrastinate_defer_jobs_v1`,
+`procrastinate_cancel_job_v1`, `procrastinate_retry_job_v2`) so a step's successor jobs commit with the
+step's result, or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+import sql
+from engine.durable.db import jsonb_text
+
+Q = sql.queries("jobs.sql")
+
+STEP_QUEUE = "duragraph_steps"
+STEP_TASK = "duragraph.step"
+START_TASK = "duragraph.start_run"  # a delayed run (after_seconds) becomes due
+WEBHOOK_QUEUE = "duragraph_webhooks"
+WEBHOOK_TASK = "duragraph.webhook"
+
+
+async def defer(
+    conn: asyncpg.Connection,
+    queue: str,
+    task_name: str,
+    args: Sequence[dict[str, Any]],
+    *,
+    at: dt.datetime | None = None,
+) -> list[int]:
+    """Defer one job per `args` entry; returns their job ids in order."""
+    if not args:
+        return []
+    when = at or dt.datetime.now(dt.UTC)
+    rows = await conn.fetch(Q["defer_jobs"], queue, task_name, [jsonb_text(a) for a in args], [when] * len(args))
+    return [int(r[0]) for r in rows]
+
+
+async def cancel(conn: asyncpg.Connection, job_ids: Sequence[int]) -> None:
+    """Delete queued jobs and request abort of running ones."""
+    if job_ids:
+        await conn.execute(Q["cancel_jobs"], list(job_ids))

@@ -1,0 +1,278 @@
+"""The run lifecycle, applied inside the caller's transaction: start a run, apply a decision of the
+pure core (checkpoints -> tasks + jobs | interrupt | end), end a run and promote the next one.
+
+Every function here expects an open transaction in which the run's row is locked (FOR UPDATE): that
+lock serializes a run's completions, which is what makes sequence numbers gapless and the barrier run
+exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+import sql
+from engine.core import serde
+from engine.core.api import (
+    Decision,
+    RunOptions,
+    TaskOutcome,
+    TaskSpec,
+    checkpoint_values,
+    prepare_run,
+    state_snapshot,
+)
+from engine.core.types import Command
+from engine.durable import events, jobs
+from engine.durable.db import jsonb_text
+from engine.durable.runtime import Runtime
+
+Q = sql.queries("runs.sql")
+
+Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
+
+
+def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
+    config = kwargs.get("config") or {}
+    return RunOptions(
+        interrupt_before=kwargs.get("interrupt_before"),
+        interrupt_after=kwargs.get("interrupt_after"),
+        recursion_limit=int(config.get("recursion_limit") or 25),
+        config=config,
+        context=kwargs.get("context") or {},
+    )
+
+
+def _outcome_of(row: Mapping[str, Any]) -> TaskOutcome:
+    if row["outcome"] is None:
+        return TaskOutcome(status="error", writes=[], interrupts=[], error={"type": "Cancelled", "message": ""})
+    return TaskOutcome.from_json(row["outcome"])
+
+
+async def pending_for_checkpoint(conn: asyncpg.Connection, checkpoint_id: uuid.UUID) -> Pending:
+    """Outcomes already committed for the superstep planned from `checkpoint_id` (its pending writes)."""
+    rows = await conn.fetch(Q["latest_tasks_for_checkpoint"], checkpoint_id)
+    return {
+        r["task_id"]: (TaskSpec.from_json(r["spec"]), _outcome_of(r))
+        for r in rows
+        if r["status"] in ("success", "interrupted")
+    }
+
+
+def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
+    return {
+        tid: [i.to_json() for i in outcome.interrupts]
+        for tid, (_, outcome) in pending.items()
+        if outcome.status == "interrupted" and outcome.interrupts
+    }
+
+
+def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None, pending: Pending | None) -> dict[str, Any]:
+    snap = state_snapshot(graph, cp, pending)
+    return {
+        "checkpoint_id": cp["id"],
+        "parent_checkpoint_id": parent_id,
+        "step": cp["step"],
+        "source": cp.get("source", "loop"),
+        "values": snap["values"],
+        "next": snap["next"],
+        "tasks": snap["tasks"],
+    }
+
+
+async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) -> None:
+    """Turn a locked pending run into a running one and apply its first decision."""
+    graph = rt.graph(run["graph_id"])
+    kwargs: dict[str, Any] = run["kwargs"]
+    thread = await conn.fetchrow(Q["lock_thread"], run["thread_id"])
+    base_id = kwargs.get("checkpoint_id") or (thread["checkpoint_id"] if thread else None)
+    base_row = await conn.fetchrow(Q["thread_checkpoint"], run["thread_id"], base_id) if base_id else None
+    checkpoint = base_row["checkpoint"] if base_row else None
+    await conn.execute(Q["mark_running"], run["run_id"], base_row["checkpoint_id"] if base_row else None)
+    await conn.execute(Q["set_thread_status"], run["thread_id"], "busy")
+    opts = run_options(kwargs)
+    raw_cmd = kwargs.get("command")
+    command = Command.from_json(raw_cmd) if raw_cmd else None
+    pending: Pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
+    metadata_event = events.Event("metadata", {"run_id": str(run["run_id"]), "attempt": 1})
+    try:
+        decision = prepare_run(
+            graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending
+        )
+    except Exception as exc:  # an EngineError from the core (bad input / resume): the run fails cleanly
+        from engine.core.errors import error_json
+
+        await append(conn, rt, run, [metadata_event])
+        await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error")
+        return
+    await apply_decision(conn, rt, run, decision, base=checkpoint, pending=pending, first_events=[metadata_event])
+
+
+async def append(conn: asyncpg.Connection, rt: Runtime, run: Mapping[str, Any], evs: Sequence[events.Event]) -> None:
+    await events.append(
+        conn, run_id=run["run_id"], thread_id=run["thread_id"], events=evs, subject_prefix=rt.subject_prefix
+    )
+
+
+async def apply_decision(
+    conn: asyncpg.Connection,
+    rt: Runtime,
+    run: asyncpg.Record,
+    decision: Decision,
+    *,
+    base: dict[str, Any] | None,
+    pending: Pending | None = None,
+    first_events: Sequence[events.Event] = (),
+) -> None:
+    """Persist what the core decided, in the caller's transaction."""
+    graph = rt.graph(run["graph_id"])
+    evs = list(first_events)
+    head = base
+    if decision.checkpoints:
+        ids, parents, steps, docs, metas = [], [], [], [], []
+        for cp in decision.checkpoints:
+            parent = cp.get("parent_id")
+            ids.append(uuid.UUID(cp["id"]))
+            parents.append(uuid.UUID(parent) if parent else None)
+            steps.append(int(cp["step"]))
+            docs.append(jsonb_text(cp))
+            metas.append(jsonb_text(
+                {"source": cp.get("source", "loop"), "step": int(cp["step"]), "parents": {},
+                 "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
+                 "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})}
+            ))
+            if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
+                evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, None)))
+        n = len(ids)
+        await conn.execute(
+            Q["insert_checkpoints"], ids, [run["thread_id"]] * n, [""] * n, parents, [run["run_id"]] * n,
+            steps, docs, metas,
+        )
+        head = decision.checkpoints[-1]
+        await conn.execute(Q["advance_run"], run["run_id"], ids[-1], steps[-1])
+    assert head is not None, "a decision without any checkpoint to stand on"
+    head_id = uuid.UUID(head["id"])
+    values = checkpoint_values(graph, head)
+
+    if decision.kind == "continue":
+        step_cp = decision.checkpoint or head
+        step_id = uuid.UUID(step_cp["id"])
+        await _enqueue_tasks(conn, run, step_id, decision.tasks, decision.resume, decision.kept)
+        for t in decision.tasks:
+            evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
+                                                   "triggers": list(t.triggers), "input": t.send_arg}))
+        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
+        await append(conn, rt, run, evs)
+        if not decision.tasks:
+            # every task of the step already has its outcome (kept from before): close the step now
+            from engine.durable.step import close_step
+
+            await close_step(conn, rt, run, step_id)
+        return
+
+    await append(conn, rt, run, evs)
+    if decision.kind == "interrupted":
+        interrupts = interrupts_by_task(decision.outcomes or pending or {})
+        if decision.interrupts and not interrupts:
+            interrupts = {"__static__": [i.to_json() for i in decision.interrupts]}
+        await conn.execute(
+            Q["set_thread_head"], run["thread_id"], head_id, values,
+            {k: v for k, v in interrupts.items() if k != "__static__"},
+        )
+        output = {"values": values, "interrupts": [i.to_json() for i in decision.interrupts]}
+        await end_run(conn, rt, run, "success", output=output, thread_status="interrupted")
+    elif decision.kind == "done":
+        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
+        await end_run(conn, rt, run, "success", output={"values": decision.output if decision.output is not None
+                                                        else values}, thread_status="idle")
+    else:
+        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
+        await end_run(conn, rt, run, "error", error=decision.error, thread_status="error")
+
+
+async def _enqueue_tasks(
+    conn: asyncpg.Connection,
+    run: Mapping[str, Any],
+    checkpoint_id: uuid.UUID,
+    tasks: Sequence[TaskSpec],
+    resume: Mapping[str, list[Any]],
+    kept: Pending,
+) -> None:
+    """Insert the step's task rows (kept outcomes as already done) and defer a job per task to run."""
+    everything = [*tasks, *(spec for spec, _ in kept.values())]
+    if not everything:
+        return
+    ids, stepn, names, specs, statuses, resumes, outcomes = [], [], [], [], [], [], []
+    for t in everything:
+        outcome = kept[t.id][1] if t.id in kept else None
+        ids.append(t.id)
+        stepn.append(t.step)
+        names.append(t.name)
+        specs.append(jsonb_text(t.to_json()))
+        statuses.append(outcome.status if outcome is not None else "queued")
+        resumes.append(jsonb_text(resume[t.id]) if t.id in resume else None)
+        outcomes.append(jsonb_text(outcome.to_json()) if outcome is not None else None)
+    inserted = await conn.fetch(
+        Q["insert_tasks"], run["run_id"], run["thread_id"], checkpoint_id, ids, stepn, names, specs, statuses,
+        resumes, outcomes,
+    )
+    new = {r["task_id"] for r in inserted}
+    to_run = [t.id for t, st in zip(everything, statuses, strict=True) if st == "queued" and t.id in new]
+    job_ids = await jobs.defer(
+        conn, jobs.STEP_QUEUE, jobs.STEP_TASK, [{"run_id": str(run["run_id"]), "task_id": tid} for tid in to_run]
+    )
+    if job_ids:
+        await conn.execute(Q["set_task_jobs"], run["run_id"], to_run, job_ids)
+
+
+async def end_run(
+    conn: asyncpg.Connection,
+    rt: Runtime,
+    run: Mapping[str, Any],
+    status: str,
+    *,
+    error: dict[str, Any] | None = None,
+    output: dict[str, Any] | None = None,
+    thread_status: str,
+    cancel_action: str | None = None,
+    promote: bool = True,
+) -> None:
+    """Close a locked run: final status, drop its open steps, end event, webhook, next queued run."""
+    run_id, thread_id = run["run_id"], run["thread_id"]
+    job_ids = [r["job_id"] for r in await conn.fetch(Q["queued_jobs_of_run"], run_id)]
+    await conn.execute(Q["cancel_open_tasks"], run_id)
+    await jobs.cancel(conn, job_ids)
+    await conn.execute(Q["end_run"], run_id, status, error, output, cancel_action)
+    end: dict[str, Any] = {"status": status}
+    if error is not None:
+        end["error"] = error
+    await append(conn, rt, run, [events.Event("end", end)])
+    if run.get("webhook"):
+        await conn.execute(Q["insert_webhook"], run_id, run["webhook"])
+        await jobs.defer(conn, jobs.WEBHOOK_QUEUE, jobs.WEBHOOK_TASK, [{"run_id": str(run_id)}])
+    await conn.execute(Q["notify_run_done"], str(run_id))
+    nxt = await conn.fetchrow(Q["next_pending_run"], thread_id) if promote else None
+    if nxt is not None:
+        nrun = await conn.fetchrow(Q["lock_run"], nxt["run_id"])
+        await start_run(conn, rt, nrun)
+    else:
+        await conn.execute(Q["set_thread_status"], thread_id, thread_status)
+
+
+async def start_due_run(conn: asyncpg.Connection, rt: Runtime, run_id: uuid.UUID) -> None:
+    """A delayed run became due: start it unless it was cancelled or its thread is busy (then the
+    running run's end promotes it)."""
+    run = await conn.fetchrow(Q["lock_run"], run_id)
+    if run is None or run["status"] != "pending":
+        return
+    await conn.fetchrow(Q["lock_thread"], run["thread_id"])
+    if await conn.fetchval(Q["running_run_of_thread"], run["thread_id"]) is None:
+        await start_run(conn, rt, run)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,233 @@
+"""The run service the API calls: create (with multitask strategies), get, list, cancel, wait, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+
+import sql
+from engine.durable import jobs, lifecycle
+from engine.durable.runtime import Runtime
+from engine.durable.waiter import TERMINAL, RunWaiter
+from engine.errors import Conflict, InvalidInput, NotFound
+
+Q = sql.queries("runs.sql")
+SYSTEM_ASSISTANT_NS = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+RESERVED_CONFIGURABLE = frozenset({"thread_id", "run_id", "assistant_id", "graph_id", "checkpoint_id", "task_id"})
+
+
+def system_assistant_id(graph_id: str) -> uuid.UUID:
+    return uuid.uuid5(SYSTEM_ASSISTANT_NS, graph_id)
+
+
+def uuid7() -> uuid.UUID:
+    """Time-ordered ids, as the official server mints them."""
+    import os
+    import time
+
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+@dataclass
+class RunRequest:
+    assistant_id: str
+    thread_id: uuid.UUID | None = None  # None: a stateless run on a temporary thread
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    interrupt_before: Sequence[str] | Literal["*"] | None = None
+    interrupt_after: Sequence[str] | Literal["*"] | None = None
+    checkpoint_id: uuid.UUID | None = None
+    multitask_strategy: MultitaskStrategy = "enqueue"
+    if_not_exists: Literal["reject", "create"] = "reject"
+    after_seconds: float = 0
+    webhook: str | None = None
+    on_completion: Literal["delete", "keep"] = "delete"
+    stream_mode: list[str] = field(default_factory=lambda: ["values"])
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+
+
+def run_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A run in LangGraph Platform field names."""
+    return {
+        "run_id": str(row["run_id"]),
+        "thread_id": str(row["thread_id"]),
+        "assistant_id": str(row["assistant_id"]),
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat() if "updated_at" in row else row["created_at"].isoformat(),
+        "status": row["status"],
+        "metadata": row["metadata"],
+        "kwargs": row["kwargs"],
+        "multitask_strategy": row["multitask_strategy"],
+    }
+
+
+class RunService:
+    def __init__(self, rt: Runtime, waiter: RunWaiter) -> None:
+        self.rt = rt
+        self.waiter = waiter
+
+    async def _resolve_assistant(self, conn: asyncpg.Connection, assistant_id: str) -> asyncpg.Record | dict[str, Any]:
+        try:
+            as_uuid: uuid.UUID | None = uuid.UUID(assistant_id)
+        except ValueError:
+            as_uuid = None
+        row = await conn.fetchrow(Q["resolve_assistant"], as_uuid, assistant_id)
+        if row is not None:
+            return row
+        if assistant_id in self.rt.graphs:
+            return {"assistant_id": system_assistant_id(assistant_id), "graph_id": assistant_id, "config": {},
+                    "context": {}, "metadata": {}}
+        raise NotFound(
+            f"Invalid assistant: '{assistant_id}'. Must be either an assistant id or a registered graph: "
+            f"{sorted(self.rt.graphs)}"
+        )
+
+    async def create(self, req: RunRequest) -> dict[str, Any]:
+        run_id = uuid7()
+        reserved = RESERVED_CONFIGURABLE & set((req.config.get("configurable") or {}))
+        if reserved:
+            raise InvalidInput(f"config.configurable may not set reserved keys: {sorted(reserved)}")
+        if req.thread_id is None and req.command and "resume" in req.command:
+            raise InvalidInput("You must provide a thread_id when resuming.")
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            assistant = await self._resolve_assistant(conn, req.assistant_id)
+            graph_id = assistant["graph_id"]
+            self.rt.graph(graph_id)
+            temporary = req.thread_id is None
+            thread_id = req.thread_id or uuid7()
+            if temporary:
+                await conn.execute(Q["insert_thread"], thread_id, {"graph_id": graph_id})
+            thread = await conn.fetchrow(Q["lock_thread"], thread_id)
+            if thread is None:
+                if req.if_not_exists != "create":
+                    raise NotFound(f"Thread with ID {thread_id} not found.")
+                await conn.execute(Q["insert_thread"], thread_id, {})
+                thread = await conn.fetchrow(Q["lock_thread"], thread_id)
+            if req.checkpoint_id is not None:
+                if await conn.fetchrow(Q["thread_checkpoint"], thread_id, req.checkpoint_id) is None:
+                    raise NotFound(f"Checkpoint {req.checkpoint_id} not found on thread {thread_id}.")
+            active = await conn.fetch(Q["active_runs_for_update"], thread_id)
+            if active:
+                if req.multitask_strategy == "reject":
+                    raise Conflict("Thread is already running a task. Wait for it to finish or choose a different "
+                                   "multitask strategy.")
+                if req.multitask_strategy in ("interrupt", "rollback"):
+                    for a in active:
+                        await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
+                    active = []
+            config = dict(assistant["config"] or {})
+            config.update({k: v for k, v in req.config.items() if k != "configurable"})
+            configurable = {**(assistant["config"] or {}).get("configurable", {}),
+                            **(req.config.get("configurable") or {})}
+            configurable.update(thread_id=str(thread_id), run_id=str(run_id), graph_id=graph_id,
+                                assistant_id=str(assistant["assistant_id"]))
+            config["configurable"] = configurable
+            kwargs = {
+                "input": req.input,
+                "command": req.command,
+                "config": config,
+                "context": {**(assistant["context"] or {}), **req.context},
+                "stream_mode": req.stream_mode,
+                "interrupt_before": req.interrupt_before,
+                "interrupt_after": req.interrupt_after,
+                "webhook": req.webhook,
+                "temporary": temporary,
+                "subgraphs": req.stream_subgraphs,
+                "resumable": req.stream_resumable,
+                "checkpoint_id": str(req.checkpoint_id) if req.checkpoint_id else None,
+                "on_completion": req.on_completion if temporary else None,
+            }
+            metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
+            scheduled = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(0.0, req.after_seconds))
+            run = await conn.fetchrow(
+                Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,
+                req.multitask_strategy, temporary, req.webhook, scheduled,
+            )
+            await conn.execute(Q["stamp_thread_metadata"], thread_id,
+                               {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}, graph_id)
+            await conn.execute(Q["set_thread_status"], thread_id, "busy")
+            if req.after_seconds > 0:
+                await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}], at=scheduled)
+            elif not active:
+                await lifecycle.start_run(conn, self.rt, run)
+            out = await conn.fetchrow(Q["get_run"], run_id)
+        return run_json(out)
+
+    async def get(self, run_id: uuid.UUID, thread_id: uuid.UUID | None = None) -> dict[str, Any]:
+        return run_json(await self._row(run_id, thread_id))
+
+    async def _row(self, run_id: uuid.UUID, thread_id: uuid.UUID | None) -> asyncpg.Record:
+        async with self.rt.pool.acquire() as conn:
+            row = await conn.fetchrow(Q["get_run"], run_id)
+        if row is None or (thread_id is not None and row["thread_id"] != thread_id):
+            raise NotFound(f"Run {run_id} not found.")
+        return row
+
+    async def list(self, thread_id: uuid.UUID, *, limit: int = 10, offset: int = 0,
+                   status: str | None = None) -> list[dict[str, Any]]:
+        async with self.rt.pool.acquire() as conn:
+            if await conn.fetchval(Q["thread_exists"], thread_id) is None:
+                raise NotFound(f"Thread with ID {thread_id} not found.")
+            rows = await conn.fetch(Q["list_runs"], thread_id, status, limit, offset)
+        return [run_json(r) for r in rows]
+
+    async def _cancel_locked(self, conn: asyncpg.Connection, run_id: uuid.UUID, action: str, *,
+                             promote: bool = True) -> None:
+        run = await conn.fetchrow(Q["lock_run"], run_id)
+        if run is None or run["status"] not in ("pending", "running"):
+            return
+        was_running = run["status"] == "running"
+        await lifecycle.end_run(
+            conn, self.rt, run, "interrupted", thread_status="interrupted" if was_running else "idle",
+            cancel_action=action, promote=promote,
+        )
+        if action == "rollback":
+            await conn.execute(Q["delete_run_checkpoints"], run_id)
+            await conn.execute(Q["delete_run_row"], run_id)
+            await conn.execute(Q["reset_thread_head"], run["thread_id"])
+
+    async def cancel(self, run_ids: Sequence[uuid.UUID], *, action: str = "interrupt",
+                     thread_id: uuid.UUID | None = None) -> None:
+        if action not in ("interrupt", "rollback"):
+            raise InvalidInput(f"action must be 'interrupt' or 'rollback', got {action!r}")
+        for rid in run_ids:
+            await self._row(rid, thread_id)
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            for rid in run_ids:
+                await self._cancel_locked(conn, rid, action)
+
+    async def active_run_ids(self, *, thread_id: uuid.UUID | None, status: str) -> list[uuid.UUID]:
+        statuses = ["pending", "running"] if status == "all" else [status]
+        async with self.rt.pool.acquire() as conn:
+            rows = await conn.fetch(Q["runs_by_status"], statuses, thread_id)
+        return [r["run_id"] for r in rows]
+
+    async def wait(self, run_id: uuid.UUID, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the run ends; returns the run row as JSON plus `output` and `error`."""
+        await self.waiter.wait(run_id, timeout)
+        async with self.rt.pool.acquire() as conn:
+            row = await conn.fetchrow(Q["get_run"], run_id)
+        if row is None:
+            raise NotFound(f"Run {run_id} not found.")
+        return {**run_json(row), "output": row["output"], "error": row["error"]}
+
+    async def delete(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
+        row = await self._row(run_id, thread_id)
+        if row["status"] not in TERMINAL:
+            raise Conflict(f"Run {run_id} is {row['status']}; cancel it before deleting it.")
+        async with self.rt.pool.acquire() as conn:
+            await conn.execute(Q["delete_run"], run_id, thread_id)

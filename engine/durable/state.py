@@ -1,0 +1,147 @@
+"""Thread state and history (LangGraph's StateSnapshot in Platform field names) and update_state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+import sql
+from engine.durable.db import jsonb_text
+from engine.core.api import state_snapshot, update_state
+from engine.core.errors import EngineError
+from engine.durable.lifecycle import pending_for_checkpoint
+from engine.durable.runtime import Runtime
+from engine.errors import Conflict, InvalidInput, NotFound
+
+Q = sql.queries("runs.sql")
+
+
+def _ref(thread_id: uuid.UUID, checkpoint_id: Any) -> dict[str, Any] | None:
+    if checkpoint_id is None:
+        return None
+    return {"thread_id": str(thread_id), "checkpoint_ns": "", "checkpoint_id": str(checkpoint_id)}
+
+
+def empty_state() -> dict[str, Any]:
+    return {"values": {}, "next": [], "tasks": [], "metadata": {}, "created_at": None, "checkpoint": None,
+            "parent_checkpoint": None, "interrupts": [], "checkpoint_id": None, "parent_checkpoint_id": None}
+
+
+class StateService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def _graph_of(self, conn: asyncpg.Connection, thread_id: uuid.UUID) -> tuple[Any, asyncpg.Record]:
+        thread = await conn.fetchrow(
+            "SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id = $1", thread_id
+        )
+        if thread is None:
+            raise NotFound(f"Thread with ID {thread_id} not found.")
+        return thread, thread
+
+    async def snapshot(self, conn: asyncpg.Connection, row: Mapping[str, Any], graph_id: str) -> dict[str, Any]:
+        graph = self.rt.graph(graph_id)
+        pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
+        snap = state_snapshot(graph, row["checkpoint"], pending)
+        tid = row["thread_id"]
+        return {
+            "values": snap["values"],
+            "next": snap["next"],
+            "tasks": [{"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
+                       "interrupts": t.get("interrupts", []), "checkpoint": None, "state": None,
+                       "result": t.get("result")} for t in snap["tasks"]],
+            "metadata": row["metadata"],
+            "created_at": row["created_at"].isoformat(),
+            "checkpoint": _ref(tid, row["checkpoint_id"]),
+            "parent_checkpoint": _ref(tid, row["parent_checkpoint_id"]),
+            "interrupts": snap["interrupts"],
+            "checkpoint_id": str(row["checkpoint_id"]),
+            "parent_checkpoint_id": str(row["parent_checkpoint_id"]) if row["parent_checkpoint_id"] else None,
+        }
+
+    async def get(self, thread_id: uuid.UUID, checkpoint_id: uuid.UUID | None = None) -> dict[str, Any]:
+        async with self.rt.pool.acquire() as conn:
+            thread, _ = await self._graph_of(conn, thread_id)
+            cid = checkpoint_id or thread["checkpoint_id"]
+            if cid is None or thread["graph_id"] is None:
+                if checkpoint_id is not None:
+                    raise NotFound(f"Checkpoint {checkpoint_id} not found on thread {thread_id}.")
+                return empty_state()
+            row = await conn.fetchrow(Q["thread_checkpoint"], thread_id, cid)
+            if row is None:
+                raise NotFound(f"Checkpoint {cid} not found on thread {thread_id}.")
+            return await self.snapshot(conn, row, thread["graph_id"])
+
+    async def history(
+        self,
+        thread_id: uuid.UUID,
+        *,
+        limit: int = 10,
+        before: uuid.UUID | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        async with self.rt.pool.acquire() as conn:
+            thread, _ = await self._graph_of(conn, thread_id)
+            before_ts: dt.datetime | None = None
+            if before is not None:
+                b = await conn.fetchrow(Q["thread_checkpoint"], thread_id, before)
+                if b is None:
+                    raise NotFound(f"Checkpoint {before} not found on thread {thread_id}.")
+                before_ts = b["created_at"]
+            if thread["graph_id"] is None:
+                return []
+            rows = await conn.fetch(Q["history"], thread_id, before_ts, metadata or None, limit)
+            return [await self.snapshot(conn, r, thread["graph_id"]) for r in rows]
+
+    async def update(
+        self,
+        thread_id: uuid.UUID,
+        values: Any,
+        *,
+        as_node: str | None = None,
+        checkpoint_id: uuid.UUID | None = None,
+        graph_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Write `values` as if `as_node` had produced them: a new checkpoint (source "update")."""
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            thread = await conn.fetchrow(Q["lock_thread"], thread_id)
+            if thread is None:
+                raise NotFound(f"Thread with ID {thread_id} not found.")
+            if await conn.fetchval(Q["count_active_runs"], thread_id):
+                raise Conflict(f"Thread {thread_id} has a run in progress; its state cannot be updated now.")
+            gid = await conn.fetchval("SELECT graph_id FROM threads WHERE thread_id = $1", thread_id) or graph_id
+            if gid is None:
+                raise InvalidInput("This thread has no graph yet: run it once (or pass graph_id) before update_state.")
+            graph = self.rt.graph(gid)
+            cid = checkpoint_id or thread["checkpoint_id"]
+            base_row = await conn.fetchrow(Q["thread_checkpoint"], thread_id, cid) if cid else None
+            if cid is not None and base_row is None:
+                raise NotFound(f"Checkpoint {cid} not found on thread {thread_id}.")
+            base = base_row["checkpoint"] if base_row else None
+            pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
+            try:
+                decision = update_state(graph, base, values, as_node, pending=pending)
+            except EngineError as exc:
+                raise InvalidInput(exc.message) from exc
+            cps = decision.checkpoints
+            for cp in cps:
+                parent = cp.get("parent_id")
+                await conn.execute(
+                    Q["insert_checkpoints"], [uuid.UUID(cp["id"])], [thread_id], [""],
+                    [uuid.UUID(parent) if parent else None], [None], [int(cp["step"])], [jsonb_text(cp)],
+                    [jsonb_text({"source": cp.get("source", "update"), "step": int(cp["step"]), "parents": {},
+                                 "graph_id": gid, "thread_id": str(thread_id)})],
+                )
+            head = cps[-1]
+            snap = state_snapshot(graph, head, None)
+            await conn.execute(Q["set_thread_head"], thread_id, uuid.UUID(head["id"]), snap["values"], {})
+            await conn.execute(Q["set_thread_status"], thread_id, "interrupted" if snap["next"] else "idle")
+            await conn.execute(
+                "UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL", thread_id, gid
+            )
+        ref = _ref(thread_id, head["id"])
+        return {"checkpoint": ref, "configurable": ref, "checkpoint_id": head["id"]}

@@ -1,0 +1,184 @@
+"""Thread rows: create, read, update, delete, search, count, copy and prune.
+
+Status, values and interrupts are maintained by the run engine; this module only reads them.
+Functions take an asyncpg connection and return plain dicts in LangGraph Platform field names.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+import sql
+from engine.errors import Conflict, InvalidInput, NotFound
+
+Q = sql.queries("threads.sql")
+
+STATUSES = ("idle", "busy", "interrupted", "error")
+SORT_FIELDS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
+SELECT_FIELDS = ("thread_id", "created_at", "updated_at", "state_updated_at", "metadata", "config", "context",
+                 "status", "values", "interrupts", "error", "ttl")
+TTL_STRATEGIES = ("delete",)
+
+
+def uuid7() -> UUID:
+    """A time-ordered UUID (RFC 9562 version 7), as LangGraph Platform mints for threads, runs and crons."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return UUID(int=value)
+
+
+def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
+    """The stored form `{strategy, ttl_minutes}` of the SDK's `{"ttl": minutes, "strategy": "delete"}`."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool):
+        ttl = {"ttl": ttl}
+    if not isinstance(ttl, Mapping):
+        raise InvalidInput("Invalid ttl: expected {'ttl': <minutes>, 'strategy': 'delete'}")
+    minutes = ttl.get("ttl", ttl.get("ttl_minutes"))
+    strategy = ttl.get("strategy") or "delete"
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
+        raise InvalidInput(f"Invalid ttl: 'ttl' must be a positive number of minutes, got {minutes!r}")
+    if strategy not in TTL_STRATEGIES:
+        raise InvalidInput(f"Invalid ttl strategy {strategy!r}: expected one of {list(TTL_STRATEGIES)}")
+    return {"strategy": strategy, "ttl_minutes": minutes}
+
+
+def _row(record: Any) -> dict[str, Any]:
+    out = dict(record)
+    out.pop("total", None)
+    ttl = out.get("ttl")
+    if ttl is not None:
+        out["ttl"] = {**ttl, "expires_at": out["updated_at"] + timedelta(minutes=float(ttl["ttl_minutes"]))}
+    out["config"] = {}
+    if out["status"] != "error" or out.get("error") is None:
+        out.pop("error", None)
+    return out
+
+
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    thread_id: UUID | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    if_exists: str = "raise",
+    ttl: Mapping[str, Any] | float | None = None,
+) -> dict[str, Any]:
+    if if_exists not in ("raise", "do_nothing"):
+        raise InvalidInput(f"Invalid if_exists {if_exists!r}: expected 'raise' or 'do_nothing'")
+    tid = thread_id or uuid7()
+    meta = dict(metadata or {})
+    graph_id = meta.get("graph_id") if isinstance(meta.get("graph_id"), str) else None
+    inserted = await conn.fetchval(Q["insert"], tid, meta, graph_id, ttl_minutes(ttl))
+    if inserted is None and if_exists != "do_nothing":
+        raise Conflict(f"Thread with ID {tid} already exists")
+    return await get(conn, tid)
+
+
+async def get(conn: asyncpg.Connection, thread_id: UUID) -> dict[str, Any]:
+    row = await conn.fetchrow(Q["get"], thread_id)
+    if row is None:
+        raise NotFound(f"Thread with ID {thread_id} not found")
+    return _row(row)
+
+
+async def update(
+    conn: asyncpg.Connection,
+    thread_id: UUID,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    ttl: Mapping[str, Any] | float | None = None,
+) -> dict[str, Any]:
+    """Merge metadata (and replace the ttl when given)."""
+    if await conn.fetchval(Q["update"], thread_id, dict(metadata or {}), ttl_minutes(ttl)) is None:
+        raise NotFound(f"Thread with ID {thread_id} not found")
+    return await get(conn, thread_id)
+
+
+async def delete(conn: asyncpg.Connection, thread_id: UUID) -> None:
+    """Delete the thread with its runs, checkpoints and crons (foreign keys cascade)."""
+    if await conn.fetchval(Q["delete"], thread_id) is None:
+        raise NotFound(f"Thread with ID {thread_id} not found")
+
+
+async def search(
+    conn: asyncpg.Connection,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    ids: Sequence[UUID] | None = None,
+    status: str | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    sort_by: str = "created_at",
+    sort_order: str = "desc",
+) -> tuple[list[dict[str, Any]], int]:
+    """(threads, total matching) for one page; sort_by is one of SORT_FIELDS."""
+    _check_status(status)
+    rows = await conn.fetch(
+        Q["search"], dict(metadata) if metadata else None, dict(values) if values else None,
+        list(ids) if ids is not None else None, status, limit, offset, sort_by, sort_order,
+    )
+    if rows:
+        total = int(rows[0]["total"])
+    else:
+        total = 0 if offset == 0 else await count(conn, metadata=metadata, values=values, status=status, ids=ids)
+    return [_row(r) for r in rows], total
+
+
+async def count(
+    conn: asyncpg.Connection,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    status: str | None = None,
+    ids: Sequence[UUID] | None = None,
+) -> int:
+    _check_status(status)
+    return int(await conn.fetchval(
+        Q["count"], dict(metadata) if metadata else None, dict(values) if values else None, status,
+        list(ids) if ids is not None else None,
+    ))
+
+
+async def copy(conn: asyncpg.Connection, thread_id: UUID) -> dict[str, Any]:
+    """A new thread with the same metadata, values and checkpoints (new checkpoint ids, same history)."""
+    new_id = uuid7()
+    async with conn.transaction():
+        if await conn.fetchval(Q["copy_thread"], thread_id, new_id) is None:
+            raise NotFound(f"Thread with ID {thread_id} not found")
+        await conn.execute(Q["copy_checkpoints"], thread_id, new_id)
+    return await get(conn, new_id)
+
+
+async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, strategy: str = "delete") -> int:
+    """`delete` removes the threads; `keep_latest` keeps only their latest checkpoint. Returns how many
+    of the given threads existed."""
+    ids = list(dict.fromkeys(thread_ids))
+    if strategy == "delete":
+        return len(await conn.fetch(Q["prune_delete"], ids))
+    if strategy == "keep_latest":
+        async with conn.transaction():
+            existing = await conn.fetch(Q["existing"], ids)
+            await conn.execute(Q["prune_keep_latest"], ids)
+        return len(existing)
+    raise InvalidInput(f"Invalid prune strategy {strategy!r}: expected 'delete' or 'keep_latest'")
+
+
+async def delete_expired(conn: asyncpg.Connection) -> int:
+    """Delete threads whose ttl ran out since their last update; for a periodic sweeper."""
+    return len(await conn.fetch(Q["delete_expired"]))
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"Invalid status {status!r}: expected one of {list(STATUSES)}")

@@ -1,0 +1,95 @@
+"""The worker process: procrastinate runs the step jobs (LISTEN/NOTIFY, SKIP LOCKED, heartbeats),
+and the reaper re-queues the steps of dead workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import procrastinate
+
+from engine.core.compiled import CompiledGraph
+from engine.durable import jobs
+from engine.durable.db import create_pool
+from engine.durable.lifecycle import start_due_run
+from engine.durable.reaper import run_reaper
+from engine.durable.runtime import Runtime
+from engine.durable.step import execute_step
+from engine.durable.webhooks import deliver_webhook
+
+log = logging.getLogger("duragraph.worker")
+
+
+def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
+
+    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE)
+    async def step(run_id: str, task_id: str) -> None:
+        await execute_step(rt, uuid.UUID(run_id), task_id)
+
+    @app.task(name=jobs.START_TASK, queue=jobs.STEP_QUEUE)
+    async def start_run(run_id: str) -> None:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            await start_due_run(conn, rt, uuid.UUID(run_id))
+
+    @app.task(name=jobs.WEBHOOK_TASK, queue=jobs.WEBHOOK_QUEUE, retry=procrastinate.RetryStrategy(
+        max_attempts=5, exponential_wait=2))
+    async def webhook(run_id: str) -> None:
+        await deliver_webhook(rt.pool, uuid.UUID(run_id))
+
+    return app
+
+
+async def run_worker(
+    *,
+    database_url: str,
+    graphs: Mapping[str, CompiledGraph],
+    subject_prefix: str = "duragraph",
+    concurrency: int = 10,
+    stalled_after: float = 15.0,
+    reaper_interval: float = 2.0,
+    stop: asyncio.Event | None = None,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed)."""
+    pool = await create_pool(database_url, max_size=concurrency + 4)
+    rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
+    app = build_app(rt, database_url)
+    stop = stop or asyncio.Event()
+    heartbeat = max(0.5, stalled_after / 4)
+    try:
+        async with app.open_async():
+            reaper = asyncio.create_task(
+                run_reaper(pool, stalled_after=stalled_after, interval=reaper_interval, stop=stop)
+            )
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    queues=[jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE],
+                    concurrency=concurrency,
+                    wait=True,
+                    install_signal_handlers=install_signal_handlers,
+                    update_heartbeat_interval=heartbeat,
+                    stalled_worker_timeout=stalled_after,
+                    delete_jobs="successful",
+                    shutdown_graceful_timeout=5,
+                    fetch_job_polling_interval=1.0,
+                    abort_job_polling_interval=0.5,
+                )
+            )
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            if worker not in done:
+                worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await reaper
+            stopper.cancel()
+    finally:
+        await pool.close()
+
+

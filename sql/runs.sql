@@ -1,0 +1,173 @@
+-- Named queries of the run lifecycle (engine/durable/lifecycle.py, step.py, runs.py).
+
+-- name: lock_run
+SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
+       multitask_strategy, temporary, webhook, cancel_requested, created_at
+FROM runs WHERE run_id = $1 FOR UPDATE
+
+-- name: get_run
+SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, multitask_strategy,
+       created_at, updated_at, error, output, temporary
+FROM runs WHERE run_id = $1
+
+-- name: insert_run
+INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, multitask_strategy,
+                  temporary, webhook, scheduled_at, created_at)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10)
+RETURNING run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
+          multitask_strategy, temporary, webhook, cancel_requested, created_at
+
+-- name: mark_running
+UPDATE runs SET status = 'running', checkpoint_id = $2, updated_at = now() WHERE run_id = $1
+
+-- name: advance_run
+UPDATE runs SET checkpoint_id = $2, step = $3, updated_at = now() WHERE run_id = $1
+
+-- name: end_run
+UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_at = now(),
+                cancel_requested = COALESCE($5, cancel_requested)
+WHERE run_id = $1
+
+-- name: active_runs_for_update
+SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')
+ORDER BY created_at FOR UPDATE
+
+-- name: next_pending_run
+SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= now()
+ORDER BY created_at, run_id LIMIT 1 FOR UPDATE SKIP LOCKED
+
+-- name: count_active_runs
+SELECT count(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')
+
+-- name: list_runs
+SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, multitask_strategy,
+       created_at, updated_at, error, output, temporary
+FROM runs WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4
+
+-- name: delete_run
+DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 RETURNING status
+
+-- name: lock_thread
+SELECT thread_id, status, checkpoint_id, metadata FROM threads WHERE thread_id = $1 FOR UPDATE
+
+-- name: insert_thread
+INSERT INTO threads (thread_id, metadata) VALUES ($1, $2) ON CONFLICT (thread_id) DO NOTHING
+
+-- name: set_thread_head
+UPDATE threads SET checkpoint_id = $2, "values" = $3, interrupts = $4, updated_at = now() WHERE thread_id = $1
+
+-- name: set_thread_status
+UPDATE threads SET status = $2, updated_at = now() WHERE thread_id = $1
+
+-- name: stamp_thread_metadata
+UPDATE threads SET metadata = metadata || $2, graph_id = COALESCE(graph_id, $3) WHERE thread_id = $1
+
+-- name: delete_thread
+DELETE FROM threads WHERE thread_id = $1
+
+-- name: insert_checkpoints
+INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint,
+                         metadata)
+SELECT i, t, ns, p, r, s, c::jsonb, m::jsonb
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::int[], $7::text[], $8::text[])
+     AS u(i, t, ns, p, r, s, c, m)
+-- the core re-saves a checkpoint under the same id when a resume applies its Command's writes to it
+ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+
+-- name: get_checkpoint
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+FROM checkpoints WHERE checkpoint_id = $1
+
+-- name: thread_checkpoint
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+FROM checkpoints WHERE thread_id = $1 AND checkpoint_id = $2
+
+-- name: history
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+FROM checkpoints
+WHERE thread_id = $1 AND checkpoint_ns = ''
+  AND ($2::timestamptz IS NULL OR created_at < $2)
+  AND ($3::jsonb IS NULL OR metadata @> $3)
+ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
+
+-- name: insert_tasks
+INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome, finished_at)
+SELECT $1, t, $2, $3, s, n, sp::jsonb, st, r::jsonb, o::jsonb, CASE WHEN st = 'queued' THEN NULL ELSE now() END
+FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+     AS u(t, s, n, sp, st, r, o)
+ON CONFLICT (run_id, task_id) DO NOTHING
+RETURNING task_id
+
+-- name: set_task_jobs
+UPDATE tasks SET job_id = u.j FROM unnest($2::text[], $3::bigint[]) AS u(t, j)
+WHERE tasks.run_id = $1 AND tasks.task_id = u.t
+
+-- name: load_task
+SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
+       r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
+FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
+WHERE t.run_id = $1 AND t.task_id = $2
+
+-- name: complete_task
+UPDATE tasks SET status = $3, outcome = $4, attempts = $5, finished_at = now()
+WHERE run_id = $1 AND task_id = $2 AND status = 'queued'
+RETURNING checkpoint_id
+
+-- name: open_tasks
+SELECT count(*) FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 AND status = 'queued'
+
+-- name: step_tasks
+SELECT task_id, spec, status, outcome, resume FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 ORDER BY task_id
+
+-- name: latest_tasks_for_checkpoint
+-- The tasks of the newest run that executed checkpoint $1: its pending writes and interrupts.
+SELECT task_id, spec, status, outcome, resume FROM tasks
+WHERE checkpoint_id = $1 AND run_id = (
+    SELECT run_id FROM tasks WHERE checkpoint_id = $1 ORDER BY created_at DESC LIMIT 1)
+ORDER BY task_id
+
+-- name: queued_jobs_of_run
+SELECT job_id FROM tasks WHERE run_id = $1 AND status = 'queued' AND job_id IS NOT NULL
+
+-- name: cancel_open_tasks
+UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE run_id = $1 AND status = 'queued'
+
+-- name: delete_run_checkpoints
+DELETE FROM checkpoints WHERE run_id = $1
+
+-- name: resolve_assistant
+SELECT assistant_id, graph_id, config, context, metadata FROM assistants
+WHERE assistant_id = $1 OR (graph_id = $2 AND metadata->>'created_by' = 'system')
+ORDER BY (assistant_id = $1) DESC LIMIT 1
+
+-- name: insert_webhook
+INSERT INTO webhook_deliveries (run_id, url) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING
+
+-- name: notify_run_done
+SELECT pg_notify('duragraph_run_done', $1::text)
+
+-- name: reset_thread_head
+-- After a rollback: the thread's head goes back to its newest remaining checkpoint.
+UPDATE threads t SET checkpoint_id = c.checkpoint_id, "values" = c.checkpoint->'values', interrupts = '{}',
+                     updated_at = now()
+FROM (SELECT (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
+              ORDER BY created_at DESC LIMIT 1) AS checkpoint_id,
+             (SELECT checkpoint FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
+              ORDER BY created_at DESC LIMIT 1) AS checkpoint) c
+WHERE t.thread_id = $1
+
+-- name: delete_run_row
+DELETE FROM runs WHERE run_id = $1
+
+-- name: runs_by_status
+SELECT run_id FROM runs WHERE status = ANY($1::text[]) AND ($2::uuid IS NULL OR thread_id = $2)
+
+-- name: thread_exists
+SELECT 1 FROM threads WHERE thread_id = $1
+
+-- name: run_status
+SELECT status FROM runs WHERE run_id = $1
+
+-- name: running_run_of_thread
+SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'running'

@@ -1,0 +1,123 @@
+-- Thread rows (engine/durable/threads.py). State, history and runs live elsewhere.
+
+-- name: insert
+INSERT INTO threads (thread_id, metadata, graph_id, ttl)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (thread_id) DO NOTHING
+RETURNING thread_id
+
+-- name: get
+-- the API view of a thread: error comes from the latest run when the thread is in error
+SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created_at) AS state_updated_at,
+       t.metadata, t.status, t."values", t.interrupts, t.ttl,
+       CASE WHEN t.status = 'error' THEN
+           (SELECT r.error FROM runs r WHERE r.thread_id = t.thread_id ORDER BY r.created_at DESC LIMIT 1)
+       END AS error
+FROM threads t LEFT JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
+WHERE t.thread_id = $1
+
+-- name: update
+UPDATE threads
+SET metadata = metadata || $2::jsonb, ttl = coalesce($3::jsonb, ttl), updated_at = now()
+WHERE thread_id = $1
+RETURNING thread_id
+
+-- name: delete
+DELETE FROM threads WHERE thread_id = $1 RETURNING thread_id
+
+-- name: search
+-- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order
+WITH v AS (
+    SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created_at) AS state_updated_at,
+           t.metadata, t.status, t."values", t.interrupts, t.ttl,
+           CASE WHEN t.status = 'error' THEN
+               (SELECT r.error FROM runs r WHERE r.thread_id = t.thread_id ORDER BY r.created_at DESC LIMIT 1)
+           END AS error
+    FROM threads t LEFT JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
+    WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
+      AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
+      AND ($3::uuid[] IS NULL OR t.thread_id = ANY($3::uuid[]))
+      AND ($4::text IS NULL OR t.status = $4::text)
+)
+SELECT *, count(*) OVER () AS total
+FROM v
+ORDER BY
+    CASE WHEN $8::text = 'asc' THEN CASE $7::text WHEN 'thread_id' THEN thread_id::text
+        WHEN 'status' THEN status END END ASC,
+    CASE WHEN $8::text = 'desc' THEN CASE $7::text WHEN 'thread_id' THEN thread_id::text
+        WHEN 'status' THEN status END END DESC,
+    CASE WHEN $8::text = 'asc' THEN CASE $7::text WHEN 'created_at' THEN created_at
+        WHEN 'updated_at' THEN updated_at WHEN 'state_updated_at' THEN state_updated_at END END ASC,
+    CASE WHEN $8::text = 'desc' THEN CASE $7::text WHEN 'created_at' THEN created_at
+        WHEN 'updated_at' THEN updated_at WHEN 'state_updated_at' THEN state_updated_at END END DESC,
+    created_at DESC, thread_id
+LIMIT $5 OFFSET $6
+
+-- name: count
+SELECT count(*)
+FROM threads t
+WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
+  AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
+  AND ($3::text IS NULL OR t.status = $3::text)
+  AND ($4::uuid[] IS NULL OR t.thread_id = ANY($4::uuid[]))
+
+-- name: copy_thread
+INSERT INTO threads (thread_id, metadata, status, "values", interrupts, graph_id, ttl)
+SELECT $2, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts, graph_id, ttl
+FROM threads WHERE thread_id = $1
+RETURNING thread_id
+
+-- name: copy_checkpoints
+-- new ids for every checkpoint of $1, parent pointers (column and document) remapped; head moved along
+WITH m AS MATERIALIZED (
+    SELECT checkpoint_id AS old, gen_random_uuid() AS new FROM checkpoints WHERE thread_id = $1
+), ins AS (
+    INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
+                             checkpoint, metadata, created_at)
+    SELECT m.new, $2, c.checkpoint_ns, p.new, c.run_id, c.step,
+           c.checkpoint
+               || CASE WHEN c.checkpoint ? 'id' THEN jsonb_build_object('id', m.new::text) ELSE '{}' END
+               || CASE WHEN c.checkpoint ? 'parent_id' THEN jsonb_build_object('parent_id', p.new::text)
+                       ELSE '{}' END,
+           c.metadata
+               || CASE WHEN c.metadata ? 'thread_id' THEN jsonb_build_object('thread_id', $2::text) ELSE '{}' END,
+           c.created_at
+    FROM checkpoints c JOIN m ON m.old = c.checkpoint_id LEFT JOIN m p ON p.old = c.parent_checkpoint_id
+    RETURNING checkpoint_id
+)
+UPDATE threads
+SET checkpoint_id = (SELECT m.new FROM m JOIN threads s ON s.checkpoint_id = m.old WHERE s.thread_id = $1)
+WHERE thread_id = $2
+
+-- name: prune_delete
+DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) RETURNING thread_id
+
+-- name: prune_keep_latest
+-- keep each thread's head (root namespace) and the newest checkpoint of every other namespace
+WITH keep AS (
+    SELECT checkpoint_id FROM threads WHERE thread_id = ANY($1::uuid[]) AND checkpoint_id IS NOT NULL
+    UNION
+    SELECT DISTINCT ON (thread_id, checkpoint_ns) checkpoint_id
+    FROM checkpoints
+    WHERE thread_id = ANY($1::uuid[]) AND checkpoint_ns <> ''
+    ORDER BY thread_id, checkpoint_ns, created_at DESC
+), gone AS (
+    DELETE FROM checkpoints c
+    WHERE c.thread_id = ANY($1::uuid[]) AND c.checkpoint_id NOT IN (SELECT checkpoint_id FROM keep)
+    RETURNING c.checkpoint_id
+)
+UPDATE checkpoints c
+SET parent_checkpoint_id = NULL,
+    checkpoint = CASE WHEN c.checkpoint ? 'parent_id' THEN c.checkpoint || '{"parent_id": null}' ELSE c.checkpoint END
+WHERE c.checkpoint_id IN (SELECT checkpoint_id FROM keep)
+  AND c.parent_checkpoint_id IN (SELECT checkpoint_id FROM gone)
+
+-- name: existing
+SELECT thread_id FROM threads WHERE thread_id = ANY($1::uuid[])
+
+-- name: delete_expired
+-- threads whose ttl ran out since their last update (and that are not running anything)
+DELETE FROM threads
+WHERE ttl IS NOT NULL AND status <> 'busy'
+  AND updated_at + (ttl->>'ttl_minutes')::double precision * interval '1 minute' < now()
+RETURNING thread_id

@@ -121,10 +121,13 @@ SELECT count(*) FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 AND status =
 SELECT task_id, spec, status, outcome, resume FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 ORDER BY task_id
 
 -- name: latest_tasks_for_checkpoint
--- The tasks of the newest run that executed checkpoint $1: its pending writes and interrupts.
+-- The pending writes and interrupts of checkpoint $1: the tasks of the newest run that executed it,
+-- only while its superstep is open (no child checkpoint). Once a child exists they are history, as
+-- in LangGraph, and a fork from $1 re-runs them.
 SELECT task_id, spec, status, outcome, resume FROM tasks
 WHERE checkpoint_id = $1 AND run_id = (
     SELECT run_id FROM tasks WHERE checkpoint_id = $1 ORDER BY created_at DESC LIMIT 1)
+  AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE parent_checkpoint_id = $1)
 ORDER BY task_id
 
 -- name: queued_jobs_of_run

@@ -113,6 +113,7 @@ CREATE TABLE checkpoints (
     created_at           timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX checkpoints_thread ON checkpoints (thread_id, checkpoint_ns, created_at DESC);
+CREATE INDEX checkpoints_parent ON checkpoints (parent_checkpoint_id);
 
 -- append-only; (run_id, seq) is gapless because seq comes from runs.last_seq under the run row lock
 CREATE TABLE events (

@@ -133,3 +133,103 @@ def failing() -> Any:
     g.add_edge(START, "boom")
     g.add_edge("boom", END)
     return g.compile()
+
+
+class Par(TypedDict, total=False):
+    answers: Annotated[list[str], operator.add]
+
+
+def parallel_interrupts() -> Any:
+    def ask_a(state: Par) -> dict[str, Any]:
+        return {"answers": [f"a={interrupt('question a')}"]}
+
+    def ask_b(state: Par) -> dict[str, Any]:
+        return {"answers": [f"b={interrupt('question b')}"]}
+
+    def quiet(state: Par) -> dict[str, Any]:
+        QUIET_CALLS.append(1)
+        return {"answers": ["quiet"]}
+
+    g = StateGraph(Par)
+    g.add_node("ask_a", ask_a)
+    g.add_node("ask_b", ask_b)
+    g.add_node("quiet", quiet)
+    for n in ("ask_a", "ask_b", "quiet"):
+        g.add_edge(START, n)
+        g.add_edge(n, END)
+    return g.compile()
+
+
+QUIET_CALLS: list[int] = []
+
+
+def two_questions() -> Any:
+    def ask(state: Par) -> dict[str, Any]:
+        first = interrupt("first?")
+        second = interrupt("second?")
+        return {"answers": [first, second]}
+
+    g = StateGraph(Par)
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    return g.compile()
+
+
+def slow(seconds: float = 2.0) -> Any:
+    import time
+
+    def wait(state: Counter) -> dict[str, Any]:
+        time.sleep(seconds)
+        return {"n": 1}
+
+    g = StateGraph(Counter)
+    g.add_node("wait", wait)
+    g.add_edge(START, "wait")
+    g.add_edge("wait", END)
+    return g.compile()
+
+
+def timeout_graph() -> Any:
+    import asyncio
+
+    async def hang(state: Counter) -> dict[str, Any]:
+        await asyncio.sleep(30)
+        return {"n": 1}
+
+    g = StateGraph(Counter)
+    g.add_node("hang", hang, timeout=0.3)
+    g.add_edge(START, "hang")
+    g.add_edge("hang", END)
+    return g.compile()
+
+
+class Outer(TypedDict, total=False):
+    topic: str
+    notes: Annotated[list[str], operator.add]
+
+
+def with_subgraph() -> Any:
+    def inner_a(state: Outer) -> dict[str, Any]:
+        return {"notes": [f"inner_a:{state['topic']}"]}
+
+    def inner_b(state: Outer) -> dict[str, Any]:
+        return {"notes": ["inner_b"]}
+
+    sub = StateGraph(Outer)
+    sub.add_node("inner_a", inner_a)
+    sub.add_node("inner_b", inner_b)
+    sub.add_edge(START, "inner_a")
+    sub.add_edge("inner_a", "inner_b")
+    sub.add_edge("inner_b", END)
+
+    def before(state: Outer) -> dict[str, Any]:
+        return {"notes": ["before"]}
+
+    g = StateGraph(Outer)
+    g.add_node("before", before)
+    g.add_node("sub", sub.compile())
+    g.add_edge(START, "before")
+    g.add_edge("before", "sub")
+    g.add_edge("sub", END)
+    return g.compile()

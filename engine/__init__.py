@@ -9,7 +9,7 @@ from engine.core.errors import EngineError, GraphInterrupt
 from engine.core.graph import StateGraph
 from engine.core.messages import REMOVE_ALL_MESSAGES, add_messages, remove_message
 from engine.core.scratchpad import get_config, get_stream_writer, interrupt
-from engine.core.types import END, START, Command, Interrupt, RetryPolicy, Send
+from engine.core.types import END, START, Command, Interrupt, Overwrite, RetryPolicy, Send
 
 __all__ = [
     "END",
@@ -20,6 +20,7 @@ __all__ = [
     "EngineError",
     "GraphInterrupt",
     "Interrupt",
+    "Overwrite",
     "RetryPolicy",
     "Send",
     "StateGraph",

@@ -47,6 +47,10 @@ RETURNING a.assistant_id, a.graph_id, a.config, a.context, a.metadata, a.name, a
 -- name: delete
 DELETE FROM assistants WHERE assistant_id = $1 RETURNING assistant_id
 
+-- name: delete_crons
+-- a cron of a deleted assistant could never fire
+DELETE FROM crons WHERE assistant_id = $1
+
 -- name: delete_threads
 DELETE FROM threads WHERE metadata @> jsonb_build_object('assistant_id', $1::text)
 

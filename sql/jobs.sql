@@ -19,7 +19,7 @@ WHERE j.status = 'doing' AND j.queue_name = $1
   AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => $2))
 
 -- name: requeue_job
-SELECT procrastinate_retry_job_v2($1, now(), NULL, NULL)
+SELECT procrastinate_retry_job_v2($1, now(), NULL, NULL, NULL)
 
 -- name: prune_stalled_workers
 SELECT worker_id FROM procrastinate_prune_stalled_workers_v1($1)

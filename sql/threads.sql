@@ -70,24 +70,24 @@ RETURNING thread_id
 -- name: copy_checkpoints
 -- new ids for every checkpoint of $1, parent pointers (column and document) remapped; head moved along
 WITH m AS MATERIALIZED (
-    SELECT checkpoint_id AS old, gen_random_uuid() AS new FROM checkpoints WHERE thread_id = $1
+    SELECT checkpoint_id AS old, gen_random_uuid() AS new FROM checkpoints WHERE thread_id = $1::uuid
 ), ins AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata, created_at)
-    SELECT m.new, $2, c.checkpoint_ns, p.new, c.run_id, c.step,
+    SELECT m.new, $2::uuid, c.checkpoint_ns, p.new, c.run_id, c.step,
            c.checkpoint
                || CASE WHEN c.checkpoint ? 'id' THEN jsonb_build_object('id', m.new::text) ELSE '{}' END
                || CASE WHEN c.checkpoint ? 'parent_id' THEN jsonb_build_object('parent_id', p.new::text)
                        ELSE '{}' END,
            c.metadata
-               || CASE WHEN c.metadata ? 'thread_id' THEN jsonb_build_object('thread_id', $2::text) ELSE '{}' END,
+               || CASE WHEN c.metadata ? 'thread_id' THEN jsonb_build_object('thread_id', $2::uuid::text) ELSE '{}' END,
            c.created_at
     FROM checkpoints c JOIN m ON m.old = c.checkpoint_id LEFT JOIN m p ON p.old = c.parent_checkpoint_id
     RETURNING checkpoint_id
 )
 UPDATE threads
-SET checkpoint_id = (SELECT m.new FROM m JOIN threads s ON s.checkpoint_id = m.old WHERE s.thread_id = $1)
-WHERE thread_id = $2
+SET checkpoint_id = (SELECT m.new FROM m JOIN threads s ON s.checkpoint_id = m.old WHERE s.thread_id = $1::uuid)
+WHERE thread_id = $2::uuid
 
 -- name: prune_delete
 DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) RETURNING thread_id
@@ -97,10 +97,10 @@ DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) RETURNING thread_id
 WITH keep AS (
     SELECT checkpoint_id FROM threads WHERE thread_id = ANY($1::uuid[]) AND checkpoint_id IS NOT NULL
     UNION
-    SELECT DISTINCT ON (thread_id, checkpoint_ns) checkpoint_id
-    FROM checkpoints
-    WHERE thread_id = ANY($1::uuid[]) AND checkpoint_ns <> ''
-    ORDER BY thread_id, checkpoint_ns, created_at DESC
+    (SELECT DISTINCT ON (thread_id, checkpoint_ns) checkpoint_id
+     FROM checkpoints
+     WHERE thread_id = ANY($1::uuid[]) AND checkpoint_ns <> ''
+     ORDER BY thread_id, checkpoint_ns, created_at DESC)
 ), gone AS (
     DELETE FROM checkpoints c
     WHERE c.thread_id = ANY($1::uuid[]) AND c.checkpoint_id NOT IN (SELECT checkpoint_id FROM keep)

@@ -1,14 +1,14 @@
 """The interface of the pure core for the durable layer (and the in-memory driver).
 
-    prepare_run(graph, checkpoint, *, input, command, run_opts, pending=None) -> Decision
-    resume_run(graph, checkpoint, pending, command, run_opts) -> Decision      (alias: resume_tasks)
-    await run_task(graph, task, checkpoint, *, config, resume=None, stream_writer=None) -> TaskOutcome
-    barrier(graph, checkpoint, outcomes, run_opts) -> Decision
-    state_snapshot(graph, checkpoint, pending) -> dict
-    update_state(graph, checkpoint, values, as_node=None, *, config=None, pending=None) -> Decision
-    checkpoint_values(graph, checkpoint) -> dict
-    await run_in_memory(graph, input=None, command=None, checkpoint=None, run_opts=None, *, pending=None)
-        -> (Decision, [checkpoint, ...])
+prepare_run(graph, checkpoint, *, input, command, run_opts, pending=None) -> Decision
+resume_run(graph, checkpoint, pending, command, run_opts) -> Decision      (alias: resume_tasks)
+await run_task(graph, task, checkpoint, *, config, resume=None, stream_writer=None) -> TaskOutcome
+barrier(graph, checkpoint, outcomes, run_opts) -> Decision
+state_snapshot(graph, checkpoint, pending) -> dict
+update_state(graph, checkpoint, values, as_node=None, *, config=None, pending=None) -> Decision
+checkpoint_values(graph, checkpoint) -> dict
+await run_in_memory(graph, input=None, command=None, checkpoint=None, run_opts=None, *, pending=None)
+    -> (Decision, [checkpoint, ...])
 """
 
 from __future__ import annotations

@@ -21,19 +21,30 @@ if TYPE_CHECKING:
     from engine.core.graph import StateGraph
 
 
-def accepts_config(fn: Any) -> bool:
-    """True when `fn` takes a second positional parameter (or one named `config`)."""
+def second_arg(fn: Any) -> str | None:
+    """What a node / router takes after the state: "config", "runtime" (a parameter named
+    `runtime`, LangGraph 1.x style) or nothing."""
     target = fn
     if not (inspect.isfunction(fn) or inspect.ismethod(fn)) and callable(fn):
         target = getattr(fn, "__call__", fn)  # noqa: B004 - callable objects
     try:
         params = list(inspect.signature(target).parameters.values())
     except (TypeError, ValueError):
-        return False
-    if any(p.name == "config" for p in params):
-        return True
+        return None
+    names = [p.name for p in params]
+    if "runtime" in names[1:]:
+        return "runtime"
+    if "config" in names[1:]:
+        return "config"
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+    if len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return "config"
+    return None
+
+
+def accepts_config(fn: Any) -> bool:
+    """True when `fn` takes a second argument (config or runtime)."""
+    return second_arg(fn) is not None
 
 
 def is_async_callable(fn: Any) -> bool:

@@ -8,6 +8,7 @@ RetryPolicy and timeouts in-process, and backs subgraph nodes, `CompiledGraph.in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ async def run_in_memory(
     pending: Pending | None = None,
     stream_writer: Callable[[Any], None] | None = None,
     sink: Sink | None = None,
+    fork: bool = False,
 ) -> tuple[Decision, list[dict[str, Any]]]:
     """Drive a run to its end. Returns the final Decision and every checkpoint to persist, in order
     (a checkpoint id may repeat: a later one replaces the earlier). Node exceptions propagate.
@@ -73,7 +75,9 @@ async def run_in_memory(
     the current superstep that must be kept: interrupted supersteps, or successful siblings of a
     task that raised)."""
     opts = run_opts or RunOptions()
-    decision = prepare_run(graph, checkpoint, input=input, command=command, run_opts=opts, pending=pending)
+    if opts.context is not None and "context" not in opts.config:
+        opts = dataclasses.replace(opts, config={**opts.config, "context": opts.context})
+    decision = prepare_run(graph, checkpoint, input=input, command=command, run_opts=opts, pending=pending, fork=fork)
     checkpoints = list(decision.checkpoints)
     if sink is not None:
         sink(decision.checkpoints, {})
@@ -130,7 +134,17 @@ async def invoke_in_memory(
     interrupt_before: Any = None,
     interrupt_after: Any = None,
 ) -> Any:
-    """One-shot run without persistence: returns the output values (raises on error/interrupt)."""
+    """One-shot run without persistence: returns the output values (raises on error/interrupt).
+
+    Called from inside a running node (`return subgraph.invoke(state)`), it runs as that node's
+    subgraph: interrupts inside it pause the node and resume where they stopped."""
+    from engine.core import scratchpad as sp
+
+    pad = sp.current()
+    if pad is not None:
+        from engine.core.subgraph import run_subgraph
+
+        return await run_subgraph(graph, input, pad.config, pad)
     cfg = dict(config or {})
     limit = recursion_limit or int(cfg.pop("recursion_limit", 0) or 0) or RunOptions().recursion_limit
     opts = RunOptions(
@@ -172,9 +186,16 @@ class MemoryThread:
         self._save(checkpoints)
         self.pending = dict(pending)
 
-    async def run(self, input: Any | None = None, command: Command | None = None, **opts: Any) -> Decision:
+    async def run(
+        self, input: Any | None = None, command: Command | None = None, *, checkpoint_id: str | None = None, **opts: Any
+    ) -> Decision:
+        """Run on the head, or on an earlier checkpoint (`checkpoint_id`: time travel -> fork)."""
+        base, pending, fork = self.latest, self.pending, False
+        if checkpoint_id is not None and (base is None or base["id"] != checkpoint_id):
+            base = next(cp for cp in self.checkpoints if cp["id"] == checkpoint_id)
+            pending, fork = {}, True
         decision, _ = await run_in_memory(
-            self.graph, input, command, self.latest, self.options(**opts), pending=self.pending, sink=self._sink
+            self.graph, input, command, base, self.options(**opts), pending=pending, sink=self._sink, fork=fork
         )
         return decision
 

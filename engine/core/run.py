@@ -42,10 +42,12 @@ def prepare_run(
     command: Command | dict[str, Any] | None,
     run_opts: RunOptions,
     pending: Pending | None = None,
+    fork: bool = False,
 ) -> Decision:
     """Start a run on a thread whose latest checkpoint is `checkpoint` (None for a new thread).
 
-    `pending` are the outcomes kept from an interrupted superstep (needed to resume it)."""
+    `pending` are the outcomes kept from an interrupted superstep (needed to resume it).
+    `fork=True` when `checkpoint` is not the thread's head (time travel, see resume_tasks)."""
     if run_opts.recursion_limit < 1:
         raise InvalidInputError("recursion_limit must be at least 1")
     if isinstance(command, dict):
@@ -58,12 +60,12 @@ def prepare_run(
         if not _has_state(checkpoint):
             raise InvalidInputError("Cannot apply a Command to a thread that has no checkpoint")
         assert checkpoint is not None
-        return resume_tasks(graph, checkpoint, pending or {}, command, run_opts)
+        return resume_tasks(graph, checkpoint, pending or {}, command, run_opts, fork=fork)
     if input is None:
         if not _has_state(checkpoint):
             raise InvalidInputError("Received no input for a new thread")
         assert checkpoint is not None
-        return resume_tasks(graph, checkpoint, pending or {}, Command(), run_opts)
+        return resume_tasks(graph, checkpoint, pending or {}, Command(), run_opts, fork=fork)
     return _start(graph, checkpoint, input, run_opts)
 
 
@@ -152,13 +154,23 @@ def resume_tasks(
     pending: Pending,
     command: Command,
     run_opts: RunOptions | None = None,
+    *,
+    fork: bool = False,
 ) -> Decision:
     """Continue the superstep planned from `checkpoint` (after an interrupt, or a breakpoint).
 
     Returns a "continue" Decision: `checkpoints=[same-id checkpoint with the Command applied]`,
     `tasks` to (re-)run with `resume[task_id]`, and `kept` outcomes that are not re-run. When
-    `tasks` is empty but `kept` is not, call `barrier` straight away."""
+    `tasks` is empty but `kept` is not, call `barrier` straight away.
+
+    `fork=True` is time travel (the client addressed a checkpoint that is not the thread's head):
+    like LangGraph, a new "fork" checkpoint (child of `checkpoint`, step + 1) is written instead of
+    re-saving `checkpoint`, and every task of the superstep re-runs (pending outcomes are ignored).
+    A Command carrying `resume` never forks."""
     opts = run_opts or RunOptions()
+    fork = fork and command.resume is None
+    if fork:
+        pending = {}
     interrupted = {tid: so for tid, so in pending.items() if so[1].status == "interrupted"}
     answers = _resume_map(command, interrupted)
     working = copy_checkpoint(checkpoint)
@@ -170,6 +182,12 @@ def resume_tasks(
     working["seen"][INTERRUPT] = dict(working["versions"])
     step = checkpoint["step"] + 1
     working["stop"] = step + opts.recursion_limit + 1
+    if fork:
+        updated = set(working.get("updated_channels") or [])
+        working = commit_checkpoint(
+            graph, checkpoint, working, channels, updated, source="fork", step=step, config=opts.config
+        )
+        step += 1
     tasks = prepare_next_tasks(graph, working, channels, step)
     if not tasks:
         return Decision("done", [working], checkpoint=working, output=output_values(graph, working))

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 from engine.core import scratchpad as sp
 from engine.core.channels import Channel
 from engine.core.checkpoint import load_channels, read_state
-from engine.core.compiled import Branch, NodeSpec, accepts_config, is_async_callable
+from engine.core.compiled import Branch, NodeSpec, accepts_config, is_async_callable, second_arg
 from engine.core.errors import GraphInterrupt, InvalidUpdateError, ParentCommand
 from engine.core.records import TaskOutcome, TaskSpec
 from engine.core.serde import as_update_dict, normalize
-from engine.core.types import BRANCH_TO, END, RESUME, START, TASKS, Command, Send
+from engine.core.types import BRANCH_TO, END, RESUME, START, TASKS, Command, Interrupt, Send
 
 if TYPE_CHECKING:
     from engine.core.compiled import CompiledGraph
@@ -30,9 +30,25 @@ SUBGRAPH = "__subgraph__"  # write carrying an interrupted subgraph's state
 RESUME_MAP = "__resume_map__"  # resume item for a subgraph node: {interrupt_id: value}
 
 
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """What a node declaring a `runtime` parameter gets (LangGraph 1.x `Runtime`): `context` is the
+    run's context (`config["context"]`), `stream_writer` emits custom stream events."""
+
+    context: Any = None
+    store: Any = None
+    stream_writer: Callable[[Any], None] = sp.noop_writer
+    previous: Any = None
+
+
 async def call_user(fn: Callable[..., Any], arg: Any, config: dict[str, Any], with_config: bool) -> Any:
-    """Call a sync or async user function with (arg) or (arg, config); sync ones run in a thread."""
-    args = (arg, config) if with_config else (arg,)
+    """Call a sync or async user function with (arg), (arg, config) or (arg, runtime); sync ones run
+    in a thread (with the task's context variables)."""
+    kind = second_arg(fn) if with_config else None
+    if kind == "runtime":
+        args: tuple[Any, ...] = (arg, Runtime(context=config.get("context"), stream_writer=sp.get_stream_writer()))
+    else:
+        args = (arg, config) if with_config else (arg,)
     if is_async_callable(fn):
         return await fn(*args)
     ctx = contextvars.copy_context()
@@ -236,7 +252,11 @@ async def run_task(
         extra: list[tuple[str, Any]] = [(RESUME, list(resume_values))]
         if pad.subgraph_out is not None:
             extra.append((SUBGRAPH, pad.subgraph_out))
-        return TaskOutcome("interrupted", writes=_normalized(extra), interrupts=list(gi.interrupts))
+        try:
+            interrupts = [Interrupt(normalize(i.value), i.id) for i in gi.interrupts]
+        except TypeError as exc:
+            raise InvalidUpdateError(f"interrupt() value cannot be stored as JSON: {exc}") from exc
+        return TaskOutcome("interrupted", writes=_normalized(extra), interrupts=interrupts)
     finally:
         sp.reset_current(token)
     return TaskOutcome("success", writes=_normalized(writes))

@@ -60,7 +60,7 @@ def interrupt(value: Any) -> Any:
     raise GraphInterrupt((Interrupt(value=value, id=interrupt_id(pad.task_id, len(pad.resume))),))
 
 
-def _noop(_: Any) -> None:
+def noop_writer(_: Any) -> None:
     return None
 
 
@@ -68,7 +68,7 @@ def get_stream_writer() -> Callable[[Any], None]:
     """A function that emits custom stream events from inside a node (no-op when not streaming)."""
     pad = _CURRENT.get()
     if pad is None or pad.stream_writer is None:
-        return _noop
+        return noop_writer
     return pad.stream_writer
 
 

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pending: Pending | None) -> dict[str, Any]:
     """`{"values", "next", "tasks", "interrupts", "checkpoint_id", "parent_checkpoint_id", "metadata"}`.
 
-    `next` lists every task of the upcoming superstep (also ones whose outcome is already kept),
-    like LangGraph's non-live StateSnapshot."""
+    With `pending` (the kept outcomes of an interrupted superstep) this is LangGraph's live view of
+    the thread head: values include finished tasks' writes, `next` lists only tasks still to run,
+    `interrupts` only unanswered ones. With `pending=None` it is the record of that checkpoint
+    (what LangGraph's get_state_history shows)."""
     if checkpoint is None:
         return {
             "values": {},

@@ -92,6 +92,17 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Overwrite:
+    """Write `value` to a reducer field bypassing its reducer (LangGraph's Overwrite)."""
+
+    value: Any
+    type: Literal["__overwrite__"] = "__overwrite__"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "type": self.type}
+
+
+@dataclass(frozen=True)
 class Interrupt:
     """A pending question raised by `interrupt(value)` inside a node; `id` is stable across re-runs."""
 

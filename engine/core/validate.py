@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.core.errors import InvalidGraphError
 from engine.core.types import END, START
@@ -65,12 +65,31 @@ def validate_graph(
         for node in spec:
             if node not in nodes:
                 raise InvalidGraphError(f"Interrupt node `{node}` not found")
-    _check_can_finish(builder)
+    if not interrupt_before and not interrupt_after:
+        _check_can_finish(builder)
+
+
+def _may_pause(action: Any) -> bool:
+    """A node that can stop the run on purpose: a subgraph, or code that calls interrupt()."""
+    from engine.core.compiled import CompiledGraph
+
+    if isinstance(action, CompiledGraph):
+        return True
+    code = getattr(getattr(action, "__call__", action), "__code__", None) or getattr(action, "__code__", None)  # noqa: B004
+    stack = [code] if code is not None else []
+    while stack:
+        current = stack.pop()
+        if "interrupt" in current.co_names or "interrupt" in current.co_freevars:
+            return True
+        stack.extend(c for c in current.co_consts if hasattr(c, "co_names"))
+    return code is None  # unknown callables get the benefit of the doubt
 
 
 def _check_can_finish(builder: StateGraph) -> None:
     """END is unreachable when every node reachable from START has a static edge to another node:
-    static edges always fire, so such a run can never run out of tasks."""
+    static edges always fire, so such a run can never run out of tasks. Loops that pause on
+    purpose (a node calling interrupt(), a subgraph, static breakpoints) are allowed, as in a
+    human-in-the-loop chat that never ends."""
     static_next: dict[str, set[str]] = {}
     for start, end in builder.edges:
         if end != END:
@@ -85,7 +104,7 @@ def _check_can_finish(builder: StateGraph) -> None:
         seen.add(current)
         if current == END:
             return
-        if current != START and not static_next.get(current):
-            return  # a node after which nothing is forced to run: the run may finish here
+        if current != START and (not static_next.get(current) or _may_pause(builder.nodes[current].action)):
+            return  # a node after which nothing is forced to run (or that pauses): the run may stop here
         stack.extend(t for t in targets.get(current, ()) if t not in seen)
     raise InvalidGraphError("END is unreachable: every path from START loops through static edges forever")

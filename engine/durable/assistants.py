@@ -131,9 +131,12 @@ async def update(
 
 
 async def delete(conn: asyncpg.Connection, assistant_id: UUID, *, delete_threads: bool = False) -> None:
+    """Delete the assistant, its versions and crons; with delete_threads, also the threads whose
+    metadata.assistant_id is this assistant (their runs and checkpoints cascade)."""
     async with conn.transaction():
         if await conn.fetchval(Q["delete"], assistant_id) is None:
             raise NotFound(f"Assistant {assistant_id} not found")
+        await conn.execute(Q["delete_crons"], assistant_id)
         if delete_threads:
             await conn.execute(Q["delete_threads"], str(assistant_id))
 

@@ -89,7 +89,10 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     graph = rt.graph(run["graph_id"])
     kwargs: dict[str, Any] = run["kwargs"]
     thread = await conn.fetchrow(Q["lock_thread"], run["thread_id"])
-    base_id = kwargs.get("checkpoint_id") or (thread["checkpoint_id"] if thread else None)
+    head_id = thread["checkpoint_id"] if thread else None
+    base_id = kwargs.get("checkpoint_id") or head_id
+    # time travel: starting from a checkpoint that is not the thread's head forks a new branch
+    fork = base_id is not None and str(base_id) != str(head_id)
     base_row = await conn.fetchrow(Q["thread_checkpoint"], run["thread_id"], base_id) if base_id else None
     checkpoint = base_row["checkpoint"] if base_row else None
     await conn.execute(Q["mark_running"], run["run_id"], base_row["checkpoint_id"] if base_row else None)
@@ -101,7 +104,7 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     metadata_event = events.Event("metadata", {"run_id": str(run["run_id"]), "attempt": 1})
     try:
         decision = prepare_run(
-            graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending
+            graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending, fork=fork
         )
     except Exception as exc:  # an EngineError from the core (bad input / resume): the run fails cleanly
         from engine.core.errors import error_json
@@ -183,7 +186,9 @@ async def apply_decision(
             Q["set_thread_head"], run["thread_id"], head_id, values,
             {k: v for k, v in interrupts.items() if k != "__static__"},
         )
-        output = {"values": values, "interrupts": [i.to_json() for i in decision.interrupts]}
+        # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
+        node_interrupts = decision.interrupts if decision.reason == "node" else []
+        output = {"values": values, "interrupts": [i.to_json() for i in node_interrupts]}
         await end_run(conn, rt, run, "success", output=output, thread_status="interrupted")
     elif decision.kind == "done":
         await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})

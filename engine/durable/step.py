@@ -33,6 +33,7 @@ def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID,
         idempotency_key=f"{run_id}:{task_id}",
     )
     config["configurable"] = configurable
+    config["context"] = kwargs.get("context") or {}  # what a node's `runtime.context` reads
     return config
 
 

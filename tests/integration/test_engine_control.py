@@ -68,9 +68,9 @@ async def test_fork_from_earlier_checkpoint_keeps_both_branches(database_url: st
         run = await e.run("linear", tid, input=None, checkpoint_id=uuid.UUID(at_s1["checkpoint_id"]))
         assert run["output"]["values"]["trail"] == ["s0", "s1", "s2"]
         after = await e.state.history(tid, limit=100)
-        assert len(after) == len(history) + 2  # s1 and s2 re-ran from the fork point
+        assert len(after) == len(history) + 3  # a "fork" checkpoint, then s1 and s2 re-ran
         forked = [h for h in after if h["parent_checkpoint_id"] == at_s1["checkpoint_id"]]
-        assert len(forked) == 2  # the original child and the fork's child
+        assert sorted(h["metadata"]["source"] for h in forked) == ["fork", "loop"]
 
 
 async def test_update_state_as_node(database_url: str) -> None:

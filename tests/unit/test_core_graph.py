@@ -72,7 +72,9 @@ CASES: list[tuple[str, Callable[[StateGraph], None], dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize("name,define,compile_kw,message", CASES, ids=[c[0] for c in CASES])
-def test_compile_errors(name: str, define: Callable[[StateGraph], None], compile_kw: dict[str, Any], message: str) -> None:
+def test_compile_errors(
+    name: str, define: Callable[[StateGraph], None], compile_kw: dict[str, Any], message: str
+) -> None:
     g = _base()
     define(g)
     with pytest.raises(InvalidGraphError, match=message) as info:
@@ -150,3 +152,21 @@ def test_json_schemas() -> None:
     assert c.input_jsonschema()["required"] == ["x"]
     assert c.state_jsonschema()["properties"]["log"] == {"type": "array"}
     assert c.output_jsonschema() == c.state_jsonschema()
+
+
+def test_endless_loop_that_pauses_is_allowed() -> None:
+    from engine import interrupt
+
+    def human(s: S) -> dict[str, Any]:
+        return {"log": [interrupt("your turn")]}
+
+    g = StateGraph(S)
+    g.add_node("agent", _noop)
+    g.add_node("human", human)
+    g.add_edge(START, "agent")
+    g.add_edge("agent", "human")
+    g.add_edge("human", "agent")
+    g.compile()  # a chat loop that only ever stops at interrupt() is valid LangGraph
+    g2 = _base()
+    _static_cycle(g2)
+    g2.compile(interrupt_before=["a"])

@@ -18,6 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 import engine
 from engine.core.errors import EngineError
 from engine.core.loop import MemoryThread
+from engine.core.state import state_snapshot
 
 LG = SimpleNamespace(
     name="langgraph",
@@ -58,9 +59,10 @@ class Observation:
     interrupts: list[Any]
     checkpoints: int
     error: str | None
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # (step, source, next, values), newest first
 
     def comparable(self) -> tuple[Any, ...]:
-        return (self.values, self.next, self.interrupts, self.checkpoints, self.error)
+        return (self.values, self.next, self.interrupts, self.checkpoints, self.error, self.history)
 
 
 def _lg_error(exc: BaseException) -> str:
@@ -105,6 +107,10 @@ class LangGraphRunner:
             interrupts=[i.value for i in state.interrupts],
             checkpoints=len(list(self.graph.get_state_history(self.config))),
             error=error,
+            history=[
+                (h.metadata["step"], h.metadata["source"], list(h.next), dict(h.values))
+                for h in self.graph.get_state_history(self.config)
+            ],
         )
 
 
@@ -137,19 +143,31 @@ class EngineRunner:
             interrupts=[i["value"] for i in state["interrupts"]],
             checkpoints=len(self.thread.history()),
             error=error,
+            history=[
+                (cp["step"], cp["source"], snap["next"], snap["values"])
+                for cp in self.thread.history()
+                for snap in [state_snapshot(self.graph, cp, None)]
+            ],
         )
 
 
 def compare(
-    build: Callable[[Any], Any], steps: list[Step], compile_kw: dict[str, Any] | None = None
+    build: Callable[[Any], Any],
+    steps: list[Step],
+    compile_kw: dict[str, Any] | None = None,
+    *,
+    history: bool = True,
 ) -> list[Observation]:
-    """Run both and assert they agree after every step; returns the engine's observations."""
+    """Run both and assert they agree after every step (and on the whole checkpoint history unless
+    `history=False`); returns the engine's observations."""
     lg = LangGraphRunner(build, dict(compile_kw or {}))
     en = EngineRunner(build, dict(compile_kw or {}))
     seen: list[Observation] = []
     for i, step in enumerate(steps):
         expected = lg.do(step)
         actual = en.do(step)
+        if not history:
+            expected.history = actual.history = []
         assert actual.comparable() == expected.comparable(), f"step {i}: engine {actual} != langgraph {expected}"
         seen.append(actual)
     return seen

@@ -1,0 +1,152 @@
+"""The Litestar application: routers, the Postgres pool, system assistants, errors and OpenAPI.
+
+Routers are listed in ONE place (`default_routers`). A handler gets the database through dependency
+injection: declare a parameter `conn: asyncpg.Connection` (one pooled connection for the request),
+`pool: asyncpg.Pool` (e.g. for a long SSE stream), `graphs: Mapping[str, object]` or `settings: Settings`.
+Anything else on `app.state` is reachable as `request.app.state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import asyncpg
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.serialization import default_serializer
+from litestar.types import ControllerRouterHandler, Serializer
+
+from api.errors import exception_handlers
+from duragraph.settings import Settings
+from engine.durable import assistants
+from engine.durable.db import create_pool
+
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+# handler parameter types for the dependencies below (`conn: Conn`, `graphs: Graphs`...)
+Conn = NamedDependency[asyncpg.Connection]
+Pool = NamedDependency[asyncpg.Pool]
+Graphs = NamedDependency[Mapping[str, object]]
+SettingsDep = NamedDependency[Settings]
+
+try:
+    VERSION = version("duragraph")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    VERSION = "0.0.0"
+
+
+def default_routers() -> list[ControllerRouterHandler]:
+    """Every router of the API. New routers (runs, state, streams) are added here."""
+    from api import assistants as assistants_api
+    from api import crons, store, system, threads
+
+    return [
+        system.router,
+        assistants_api.router,
+        threads.router,
+        store.router,
+        crons.router,
+    ]
+
+
+def iso_datetimes(value: Any) -> Any:
+    """Datetimes as `2026-11-24T00:47:20.584445+00:00` (msgspec alone would write `...Z`)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: iso_datetimes(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [iso_datetimes(v) for v in value]
+    return value
+
+
+class ApiResponse(Response[Any]):
+    """The response class of every route: JSON with LangGraph Platform's timestamp format. Routers
+    that build a response themselves (headers, status) use this class too."""
+
+    def render(self, content: Any, media_type: str, enc_hook: Serializer = default_serializer) -> bytes:
+        return super().render(iso_datetimes(content), media_type, enc_hook)
+
+
+async def provide_pool(state: State) -> asyncpg.Pool:
+    return state.pool
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    async with state.pool.acquire() as conn:
+        yield conn
+
+
+async def provide_graphs(state: State) -> Mapping[str, object]:
+    graphs: Mapping[str, object] = state.graphs
+    return graphs
+
+
+async def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+@get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return request.app.openapi_schema.to_schema()
+
+
+def create_app(
+    *,
+    database_url: str,
+    graphs: Mapping[str, object],
+    settings: Settings | None = None,
+    routers: Sequence[ControllerRouterHandler] | None = None,
+    extra_routers: Sequence[ControllerRouterHandler] = (),
+    lifespans: Sequence[Lifespan] = (),
+    state: Mapping[str, Any] | None = None,
+    pool_min_size: int = 1,
+    pool_max_size: int = 10,
+    debug: bool = False,
+) -> Litestar:
+    """The API app. `graphs` maps graph id -> compiled graph; `routers` replaces `default_routers()`,
+    `extra_routers` adds to them; `lifespans` run inside the pool's lifespan (the pool is on
+    `app.state.pool` by then); `state` adds entries to `app.state`."""
+    graph_ids = sorted(graphs)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(database_url, min_size=pool_min_size, max_size=pool_max_size)
+        try:
+            app.state.pool = pool
+            async with pool.acquire() as conn:
+                await assistants.ensure_system_assistants(conn, graph_ids)
+            async with AsyncExitStack() as stack:
+                for extra in lifespans:
+                    await stack.enter_async_context(extra(app))
+                yield
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[openapi_json, *(default_routers() if routers is None else routers), *extra_routers],
+        lifespan=[lifespan],
+        state=State({"graphs": dict(graphs), "settings": settings or Settings(database_url=database_url),
+                     **(state or {})}),
+        dependencies={
+            "pool": Provide(provide_pool),
+            "conn": Provide(provide_conn),
+            "graphs": Provide(provide_graphs),
+            "settings": Provide(provide_settings),
+        },
+        exception_handlers=exception_handlers(),
+        response_class=ApiResponse,
+        openapi_config=OpenAPIConfig(
+            title="DuraGraph", version=VERSION, path="/docs", render_plugins=[SwaggerRenderPlugin(path="/")],
+            description="Durable execution for LangGraph-style graphs, compatible with LangGraph Platform clients.",
+        ),
+        debug=debug,
+    )

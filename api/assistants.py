@@ -1,0 +1,226 @@
+"""`/assistants`: create, read, update (versioned), delete, search, count, versions, latest, and the
+graph / schemas / subgraphs of the assistant's compiled graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, Router, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from api.app import ApiResponse, Conn, Graphs
+from api.schemas import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantPatch,
+    AssistantSearch,
+    AssistantSetLatest,
+    AssistantVersionSearch,
+    as_bool,
+    check_sort_by,
+    dict_or_none,
+    pagination_headers,
+    parse_uuid,
+    select_fields,
+)
+from engine.durable import assistants
+from engine.errors import InvalidInput, NotFound, Unsupported
+
+
+def _aid(assistant_id: str, graphs: Graphs) -> Any:
+    return assistants.resolve_id(assistant_id, graphs.keys())
+
+
+@post("/assistants", status_code=200)
+async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn,
+                           graphs: Graphs) -> dict[str, Any]:
+    assistants.require_graph(data.graph_id, graphs.keys())
+    return await assistants.create(
+        conn,
+        graph_id=data.graph_id,
+        assistant_id=parse_uuid(data.assistant_id, "assistant") if data.assistant_id else None,
+        config=data.config, context=data.context, metadata=data.metadata, name=data.name,
+        description=data.description, if_exists=data.if_exists or "raise",
+    )
+
+
+@post("/assistants/search", status_code=200)
+async def search_assistants(conn: Conn, data: JSONBody[AssistantSearch | None] = None) -> Response[Any]:
+    data = data or AssistantSearch()
+    sort_by = check_sort_by(data.sort_by, assistants.SORT_FIELDS)
+    items, total = await assistants.search(
+        conn, metadata=dict_or_none(data.metadata), graph_id=data.graph_id, name=data.name, limit=data.limit,
+        offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc",
+    )
+    body = [select_fields(a, data.select, assistants.SELECT_FIELDS) for a in items]
+    return ApiResponse(body, headers=pagination_headers(total, data.limit, data.offset, len(items)))
+
+
+@post("/assistants/count", status_code=200)
+async def count_assistants(conn: Conn, data: JSONBody[AssistantCount | None] = None) -> int:
+    data = data or AssistantCount()
+    return await assistants.count(conn, metadata=dict_or_none(data.metadata), graph_id=data.graph_id,
+                                  name=data.name)
+
+
+@get("/assistants/{assistant_id:str}")
+async def get_assistant(assistant_id: FromPath[str], conn: Conn,
+                        graphs: Graphs) -> dict[str, Any]:
+    return await assistants.get(conn, _aid(assistant_id, graphs))
+
+
+@patch("/assistants/{assistant_id:str}")
+async def update_assistant(assistant_id: FromPath[str], data: JSONBody[AssistantPatch], conn: Conn,
+                           graphs: Graphs) -> dict[str, Any]:
+    if data.graph_id is not None:
+        assistants.require_graph(data.graph_id, graphs.keys())
+    return await assistants.update(
+        conn, _aid(assistant_id, graphs), graph_id=data.graph_id, config=data.config, context=data.context,
+        metadata=data.metadata, name=data.name, description=data.description,
+    )
+
+
+@delete("/assistants/{assistant_id:str}", status_code=204)
+async def delete_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                           delete_threads: FromQuery[str | None] = None) -> None:
+    await assistants.delete(conn, _aid(assistant_id, graphs), delete_threads=as_bool(delete_threads))
+
+
+@post("/assistants/{assistant_id:str}/versions", status_code=200)
+async def assistant_versions(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                             data: JSONBody[AssistantVersionSearch | None] = None) -> list[dict[str, Any]]:
+    data = data or AssistantVersionSearch()
+    return await assistants.versions(conn, _aid(assistant_id, graphs), metadata=dict_or_none(data.metadata),
+                                     limit=data.limit, offset=data.offset)
+
+
+@post("/assistants/{assistant_id:str}/latest", status_code=200)
+async def set_latest_version(assistant_id: FromPath[str], data: JSONBody[AssistantSetLatest], conn: Conn,
+                             graphs: Graphs) -> dict[str, Any]:
+    return await assistants.set_latest(conn, _aid(assistant_id, graphs), data.version)
+
+
+# -- the compiled graph behind an assistant ------------------------------------------------------
+
+
+async def _graph_of(assistant_id: str, conn: Conn, graphs: Graphs) -> tuple[str, Any]:
+    assistant = await assistants.get(conn, _aid(assistant_id, graphs))
+    graph_id = assistant["graph_id"]
+    graph = graphs.get(graph_id)
+    if graph is None:
+        raise NotFound(f"Graph '{graph_id}' of assistant {assistant['assistant_id']} is not loaded")
+    return graph_id, graph
+
+
+def _call(graph: Any, method: str) -> Any:
+    fn = getattr(graph, method, None)
+    if fn is None:
+        raise Unsupported(f"graph {getattr(graph, 'name', '?')!r} does not provide {method}()")
+    return fn()
+
+
+def _schemas(graph_id: str, graph: Any) -> dict[str, Any]:
+    return {
+        "graph_id": graph_id,
+        "input_schema": _call(graph, "input_jsonschema"),
+        "output_schema": _call(graph, "output_jsonschema"),
+        "state_schema": _call(graph, "state_jsonschema"),
+        "config_schema": None,
+        "context_schema": _call(graph, "context_jsonschema"),
+    }
+
+
+def _subgraphs(graph_id: str, graph: Any, *, prefix: str, recurse: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, sub in (_call(graph, "subgraphs") or {}).items():
+        ns = f"{prefix}|{name}" if prefix else name
+        out[ns] = _schemas(graph_id, sub)
+        if recurse:
+            out.update(_subgraphs(graph_id, sub, prefix=ns, recurse=True))
+    return out
+
+
+def _xray(value: str | None) -> int:
+    if value is None or value.lower() in ("", "false", "0"):
+        return 0
+    if value.lower() == "true":
+        return 1_000
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise InvalidInput(f"Invalid xray {value!r}: expected true, false or a depth") from None
+
+
+def _draw(graph: Any, xray: int) -> dict[str, Any]:
+    drawing: dict[str, Any] = _call(graph, "draw")
+    if xray <= 0:
+        return drawing
+    # expand subgraph nodes: `node` -> `node:child` nodes, edges into the subgraph's entry and out of its ends
+    subs = _call(graph, "subgraphs") or {}
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = [e for e in drawing["edges"] if e["source"] not in subs and e["target"] not in subs]
+    for node in drawing["nodes"]:
+        name = node["id"]
+        if name not in subs:
+            nodes.append(node)
+            continue
+        inner = _draw(subs[name], xray - 1)
+        ends = {"__start__", "__end__"}
+        for n in inner["nodes"]:
+            if n["id"] not in ends:
+                nodes.append({**n, "id": f"{name}:{n['id']}"})
+        for e in inner["edges"]:
+            src = name if e["source"] == "__start__" else f"{name}:{e['source']}"
+            dst = name if e["target"] == "__end__" else f"{name}:{e['target']}"
+            if src == name or dst == name:
+                continue
+            edges.append({**e, "source": src, "target": dst})
+        firsts = [e["target"] for e in inner["edges"] if e["source"] == "__start__" and e["target"] not in ends]
+        lasts = [e["source"] for e in inner["edges"] if e["target"] == "__end__" and e["source"] not in ends]
+        for e in drawing["edges"]:
+            if e["target"] == name:
+                edges.extend({**e, "target": f"{name}:{f}"} for f in firsts)
+            if e["source"] == name:
+                edges.extend({**e, "source": f"{name}:{x}"} for x in lasts)
+    return {"nodes": nodes, "edges": edges}
+
+
+@get("/assistants/{assistant_id:str}/graph")
+async def assistant_graph(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                          xray: FromQuery[str | None] = None) -> dict[str, Any]:
+    _, graph = await _graph_of(assistant_id, conn, graphs)
+    return _draw(graph, _xray(xray))
+
+
+@get("/assistants/{assistant_id:str}/schemas")
+async def assistant_schemas(assistant_id: FromPath[str], conn: Conn,
+                            graphs: Graphs) -> dict[str, Any]:
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+    return _schemas(graph_id, graph)
+
+
+@get("/assistants/{assistant_id:str}/subgraphs")
+async def assistant_subgraphs(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                              recurse: FromQuery[str | None] = None) -> dict[str, Any]:
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+    return _subgraphs(graph_id, graph, prefix="", recurse=as_bool(recurse))
+
+
+@get("/assistants/{assistant_id:str}/subgraphs/{namespace:str}")
+async def assistant_subgraphs_ns(assistant_id: FromPath[str], namespace: FromPath[str], conn: Conn,
+                                 graphs: Graphs, recurse: FromQuery[str | None] = None) -> dict[str, Any]:
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+    found = _subgraphs(graph_id, graph, prefix="", recurse=True)
+    return {ns: s for ns, s in found.items()
+            if ns == namespace or (as_bool(recurse) and ns.startswith(namespace + "|"))}
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        create_assistant, search_assistants, count_assistants, get_assistant, update_assistant, delete_assistant,
+        assistant_versions, set_latest_version, assistant_graph, assistant_schemas, assistant_subgraphs,
+        assistant_subgraphs_ns,
+    ],
+    tags=["assistants"],
+)

@@ -1,0 +1,113 @@
+"""Thread state: get (head or a checkpoint), update (as a node), history (newest first)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Router, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from api.schemas import parse_uuid
+from engine.durable.state import StateService
+from engine.errors import InvalidInput, Unsupported
+
+
+def svc(state: State) -> StateService:
+    service: StateService = state.thread_state
+    return service
+
+
+def _checkpoint_id(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> uuid.UUID | None:
+    raw = checkpoint_id or (checkpoint or {}).get("checkpoint_id")
+    if (checkpoint or {}).get("checkpoint_ns"):
+        raise Unsupported("checkpoint.checkpoint_ns: subgraph checkpoints are not addressable")
+    return parse_uuid(raw, "checkpoint") if raw else None
+
+
+def _no_subgraphs(subgraphs: bool | str | None) -> None:
+    if subgraphs in (True, "true", "1"):
+        # subgraphs run inside their parent's step; their own checkpoints are not kept separately
+        raise Unsupported("subgraphs=true: subgraph state is not kept separately; the parent state holds it")
+
+
+@get("/threads/{thread_id:str}/state")
+async def get_state(thread_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None) -> dict[str, Any]:
+    _no_subgraphs(subgraphs)
+    return await svc(state).get(parse_uuid(thread_id))
+
+
+@get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
+async def get_state_at(
+    thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None
+) -> dict[str, Any]:
+    _no_subgraphs(subgraphs)
+    return await svc(state).get(parse_uuid(thread_id), parse_uuid(checkpoint_id, "checkpoint"))
+
+
+class StateAtCheckpoint(msgspec.Struct, kw_only=True):
+    checkpoint: dict[str, Any]
+    subgraphs: bool | None = None
+
+
+@post("/threads/{thread_id:str}/state/checkpoint", status_code=200)
+async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State) -> dict[str, Any]:
+    _no_subgraphs(data.subgraphs)
+    return await svc(state).get(parse_uuid(thread_id), _checkpoint_id(None, data.checkpoint))
+
+
+class StateUpdate(msgspec.Struct, kw_only=True):
+    values: Any = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+
+
+@post("/threads/{thread_id:str}/state", status_code=200)
+async def update_state(thread_id: FromPath[str], data: JSONBody[StateUpdate], state: State) -> dict[str, Any]:
+    return await svc(state).update(
+        parse_uuid(thread_id), data.values, as_node=data.as_node,
+        checkpoint_id=_checkpoint_id(data.checkpoint_id, data.checkpoint),
+    )
+
+
+class HistoryQuery(msgspec.Struct, kw_only=True):
+    limit: int = 10
+    before: str | dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+def _before(before: str | dict[str, Any] | None) -> uuid.UUID | None:
+    if before is None:
+        return None
+    if isinstance(before, dict):
+        before = (before.get("configurable") or before).get("checkpoint_id")
+    return parse_uuid(str(before), "checkpoint") if before else None
+
+
+@post("/threads/{thread_id:str}/history", status_code=200)
+async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], state: State) -> list[dict[str, Any]]:
+    if data.limit < 1:
+        raise InvalidInput("limit must be >= 1")
+    tid = parse_uuid(thread_id)
+    if data.checkpoint and data.checkpoint.get("checkpoint_id"):
+        return [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
+    return await svc(state).history(tid, limit=data.limit, before=_before(data.before), metadata=data.metadata)
+
+
+@get("/threads/{thread_id:str}/history")
+async def get_history(
+    thread_id: FromPath[str], state: State, limit: FromQuery[int] = 10, before: FromQuery[str | None] = None
+) -> list[dict[str, Any]]:
+    if limit < 1:
+        raise InvalidInput("limit must be >= 1")
+    return await svc(state).history(parse_uuid(thread_id), limit=limit, before=_before(before))
+
+
+router = Router(
+    path="/",
+    route_handlers=[get_state, get_state_at, post_state_at, update_state, post_history, get_history],
+)

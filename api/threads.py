@@ -1,0 +1,146 @@
+"""`/threads`: create, read, update, delete, search, count, copy and prune thread rows."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from api.app import ApiResponse, Conn
+from api.schemas import (
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+    check_sort_by,
+    dict_or_none,
+    pagination_headers,
+    parse_uuid,
+    select_fields,
+    ttl_of,
+)
+from engine.durable import threads
+from engine.errors import InvalidInput, Unsupported
+
+MAX_EXTRACT = 10
+_SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[-?\d+\])*)$")
+
+
+def _view(thread: dict[str, Any], include: set[str]) -> dict[str, Any]:
+    if "ttl" not in include:
+        thread = {k: v for k, v in thread.items() if k != "ttl"}
+    return thread
+
+
+def _parse_path(path: str) -> list[str | int]:
+    steps: list[str | int] = []
+    for segment in path.split("."):
+        m = _SEGMENT.match(segment)
+        if m is None:
+            raise InvalidInput(f"Invalid extract path {path!r}: use dots for keys and [n] for list indices")
+        steps.append(m.group(1))
+        steps.extend(int(i) for i in re.findall(r"\[(-?\d+)\]", m.group(2)))
+    return steps
+
+
+def _extract(thread: dict[str, Any], paths: dict[str, list[str | int]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for alias, steps in paths.items():
+        value: Any = thread
+        for step in steps:
+            if isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value):
+                value = value[step]
+            elif isinstance(step, str) and isinstance(value, dict):
+                value = value.get(step)
+            else:
+                value = None
+            if value is None:
+                break
+        out[alias] = value
+    return out
+
+
+@post("/threads", status_code=200)
+async def create_thread(conn: Conn, data: JSONBody[ThreadCreate | None] = None) -> dict[str, Any]:
+    data = data or ThreadCreate()
+    if data.supersteps:
+        raise Unsupported("supersteps is not supported yet")
+    metadata = dict(data.metadata or {})
+    if data.graph_id:
+        metadata["graph_id"] = data.graph_id
+    thread = await threads.create(
+        conn, thread_id=parse_uuid(data.thread_id) if data.thread_id else None, metadata=metadata,
+        if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl),
+    )
+    return _view(thread, set())
+
+
+@post("/threads/search", status_code=200)
+async def search_threads(conn: Conn, data: JSONBody[ThreadSearch | None] = None) -> Response[Any]:
+    data = data or ThreadSearch()
+    sort_by = check_sort_by(data.sort_by, threads.SORT_FIELDS)
+    extract = {alias: _parse_path(path) for alias, path in (data.extract or {}).items()}
+    if len(extract) > MAX_EXTRACT:
+        raise InvalidInput(f"Too many extract paths: at most {MAX_EXTRACT}")
+    items, total = await threads.search(
+        conn, metadata=dict_or_none(data.metadata), values=dict_or_none(data.values),
+        ids=[parse_uuid(i) for i in data.ids] if data.ids is not None else None, status=data.status,
+        limit=data.limit, offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc",
+    )
+    body = []
+    for t in items:
+        item = select_fields(_view(t, set()), data.select, threads.SELECT_FIELDS)
+        if extract:
+            item["extracted"] = _extract(t, extract)
+        body.append(item)
+    return ApiResponse(body, headers=pagination_headers(total, data.limit, data.offset, len(items)))
+
+
+@post("/threads/count", status_code=200)
+async def count_threads(conn: Conn, data: JSONBody[ThreadCount | None] = None) -> int:
+    data = data or ThreadCount()
+    return await threads.count(conn, metadata=dict_or_none(data.metadata), values=dict_or_none(data.values),
+                               status=data.status)
+
+
+@post("/threads/prune", status_code=200)
+async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn) -> dict[str, Any]:
+    ids = [parse_uuid(i) for i in data.thread_ids]
+    return {"pruned_count": await threads.prune(conn, ids, strategy=data.strategy)}
+
+
+@get("/threads/{thread_id:str}")
+async def get_thread(thread_id: FromPath[str], conn: Conn, include: FromQuery[str | None] = None) -> dict[str, Any]:
+    wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
+    return _view(await threads.get(conn, parse_uuid(thread_id)), wanted)
+
+
+@patch("/threads/{thread_id:str}")
+async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], conn: Conn,
+                        request: Request[Any, Any, Any]) -> Response[Any]:
+    thread = await threads.update(conn, parse_uuid(thread_id), metadata=data.metadata, ttl=ttl_of(data.ttl))
+    prefer = request.headers.get("prefer", "")
+    if "return=minimal" in prefer.replace(" ", "").lower():
+        return ApiResponse(None, status_code=204)
+    return ApiResponse(_view(thread, set()))
+
+
+@delete("/threads/{thread_id:str}", status_code=204)
+async def delete_thread(thread_id: FromPath[str], conn: Conn) -> None:
+    await threads.delete(conn, parse_uuid(thread_id))
+
+
+@post("/threads/{thread_id:str}/copy", status_code=200)
+async def copy_thread(thread_id: FromPath[str], conn: Conn) -> dict[str, Any]:
+    return _view(await threads.copy(conn, parse_uuid(thread_id)), set())
+
+
+router = Router(
+    path="/",
+    route_handlers=[create_thread, search_threads, count_threads, prune_threads, get_thread, update_thread,
+                    delete_thread, copy_thread],
+    tags=["threads"],
+)

@@ -1,0 +1,65 @@
+"""The relay's side of the outbox table: the advisory lock, fetch in id order, mark, expire."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+CHANNEL = "duragraph_outbox"  # pg_notify'd by the outbox insert trigger
+
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@cache
+def queries() -> dict[str, str]:
+    """The named queries of relay/queries.sql (`-- name: xyz` blocks), loaded once."""
+    text = (resources.files(__package__ or "relay") / "queries.sql").read_text("utf-8")
+    parts = _NAME.split(text)
+    out: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in out:
+            raise RuntimeError(f"query {name!r} is defined twice in relay/queries.sql")
+        out[name] = body.strip().rstrip(";")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    event_id: uuid.UUID
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    seq: int
+    subject: str
+    payload: bytes
+
+
+async def try_lock(conn: Any, key: int) -> bool:
+    return bool(await conn.fetchval(queries()["try_lock"], key))
+
+
+async def fetch_unpublished(conn: Any, limit: int) -> list[OutboxRow]:
+    rows = await conn.fetch(queries()["fetch_unpublished"], limit)
+    return [OutboxRow(r["id"], r["event_id"], r["run_id"], r["thread_id"], r["seq"], r["subject"], bytes(r["payload"]))
+            for r in rows]
+
+
+async def mark_published(conn: Any, ids: Sequence[int]) -> int:
+    status: str = await conn.execute(queries()["mark_published"], list(ids))
+    return _count(status)
+
+
+async def delete_expired(conn: Any, retention_seconds: float, limit: int) -> int:
+    status: str = await conn.execute(queries()["delete_expired"], retention_seconds, limit)
+    return _count(status)
+
+
+def _count(status: str) -> int:
+    """Row count of an asyncpg command status such as 'UPDATE 12' / 'DELETE 3'."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

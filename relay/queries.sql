@@ -1,0 +1,25 @@
+-- Named queries of relay/outbox.py. The relay's whole contract with the engine is the outbox table.
+
+-- name: try_lock
+SELECT pg_try_advisory_lock($1::bigint)
+
+-- name: fetch_unpublished
+-- Never a high-water mark: ids of different runs commit out of order. Within a run, id order is seq order.
+SELECT id, event_id, run_id, thread_id, seq, subject, payload
+FROM outbox
+WHERE published_at IS NULL
+ORDER BY id
+LIMIT $1
+
+-- name: mark_published
+UPDATE outbox SET published_at = now()
+WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+
+-- name: delete_expired
+WITH doomed AS (
+    SELECT id FROM outbox
+    WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::double precision)
+    ORDER BY published_at
+    LIMIT $2
+)
+DELETE FROM outbox o USING doomed WHERE o.id = doomed.id

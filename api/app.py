@@ -45,12 +45,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 def default_routers() -> list[ControllerRouterHandler]:
     """Every router of the API. New routers (runs, state, streams) are added here."""
     from api import assistants as assistants_api
-    from api import crons, store, system, threads
+    from api import crons, runs, state, store, system, threads
 
     return [
         system.router,
         assistants_api.router,
         threads.router,
+        state.router,
+        runs.router,
         store.router,
         crons.router,
     ]
@@ -125,6 +127,9 @@ def create_app(
             async with pool.acquire() as conn:
                 await assistants.ensure_system_assistants(conn, graph_ids)
             async with AsyncExitStack() as stack:
+                from api.runs import engine_lifespan
+
+                await stack.enter_async_context(engine_lifespan(app))
                 for extra in lifespans:
                     await stack.enter_async_context(extra(app))
                 yield

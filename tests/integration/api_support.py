@@ -16,8 +16,5 @@ async def live(database_url: str, graphs: Mapping[str, CompiledGraph], **engine_
                ) -> AsyncIterator[tuple[str, Engine]]:
     """Yields (base_url, engine): the API serves the graphs, workers run their steps."""
     async with engine(database_url, graphs, **engine_kw) as e:
-        from api import runs, state
-
-        with serve_api(database_url, graphs, extra_routers=[runs.router, state.router],
-                       lifespans=[runs.engine_lifespan]) as url:
+        with serve_api(database_url, graphs) as url:
             yield url, e

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +14,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
+from api.app import ApiResponse
 from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid
 from engine.core import serde
-from engine.durable import threads
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
 from engine.durable.state import StateService
@@ -75,14 +74,6 @@ async def _create(state: State, body: RunCreate, thread_id: uuid.UUID | None) ->
     return await runs_of(state).create(to_request(body, thread_id))
 
 
-async def _after_run(state: State, run: dict[str, Any], body: RunCreate) -> None:
-    """Stateless runs live on a temporary thread, deleted once the run ended unless on_completion=keep."""
-    if run["kwargs"].get("temporary") and (body.on_completion or "delete") == "delete":
-        async with state.pool.acquire() as conn:
-            with contextlib.suppress(NotFound):
-                await threads.delete(conn, uuid.UUID(run["thread_id"]))
-
-
 def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
     """Stream `\\n` heartbeats every 5 s until the run ends, then its final values as JSON."""
     service = runs_of(state)
@@ -100,7 +91,6 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
                     yield b"\n"
             finished = True
             yield serde.dumps(final_body(done))
-            await _after_run(state, done, body)
         finally:
             if not finished and cancel_on_disconnect:
                 # the client went away: cancel in a task of its own (this generator is being torn down)
@@ -116,21 +106,13 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
 @post("/threads/{thread_id:str}/runs", status_code=200)
 async def create_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State) -> Response[Any]:
     run = await _create(state, data, parse_uuid(thread_id))
-    return Response(run, headers=_locations(run["thread_id"], run["run_id"], False))
+    return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], False))
 
 
 @post("/runs", status_code=200)
 async def create_stateless_run(data: JSONBody[RunCreate], state: State) -> Response[Any]:
     run = await _create(state, data, None)
-    if (data.on_completion or "delete") == "delete":
-        asyncio.get_running_loop().create_task(_cleanup_later(state, run, data))
-    return Response(run, headers=_locations(run["thread_id"], run["run_id"], True))
-
-
-async def _cleanup_later(state: State, run: dict[str, Any], body: RunCreate) -> None:
-    with contextlib.suppress(Exception):
-        done = await runs_of(state).wait(uuid.UUID(run["run_id"]))
-        await _after_run(state, done, body)
+    return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], True))
 
 
 @post("/runs/batch", status_code=200)
@@ -200,9 +182,9 @@ async def cancel_run(
         try:
             done = await service.wait(rid)
         except NotFound:  # rolled back: the run is gone
-            return Response({}, status_code=200)
-        return Response(final_body(done), status_code=200)
-    return Response(None, status_code=202)
+            return ApiResponse({}, status_code=200)
+        return ApiResponse(final_body(done), status_code=200)
+    return ApiResponse(None, status_code=202)
 
 
 class CancelMany(msgspec.Struct, kw_only=True):

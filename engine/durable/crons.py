@@ -18,6 +18,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 import sql
 from engine.durable import assistants, threads
+from engine.durable.ids import uuid7
 from engine.errors import InvalidInput, NotFound
 
 Q = sql.queries("crons.sql")
@@ -92,7 +93,7 @@ async def create(
     await assistants.get(conn, assistant_id)
     if thread_id is not None:
         await threads.get(conn, thread_id)
-    cron_id = threads.uuid7()
+    cron_id = uuid7()
     body = {"assistant_id": str(assistant_id), "schedule": schedule, **(payload or {})}
     row = await conn.fetchrow(
         Q["insert"], cron_id, assistant_id, thread_id, schedule, tz, body, dict(metadata or {}), enabled,

@@ -21,6 +21,7 @@ Q = sql.queries("jobs.sql")
 STEP_QUEUE = "duragraph_steps"
 STEP_TASK = "duragraph.step"
 START_TASK = "duragraph.start_run"  # a delayed run (after_seconds) becomes due
+DELETE_THREAD_TASK = "duragraph.delete_thread"  # a stateless run's temporary thread, after a grace period
 WEBHOOK_QUEUE = "duragraph_webhooks"
 WEBHOOK_TASK = "duragraph.webhook"
 

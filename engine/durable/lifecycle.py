@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 
 import sql
-from engine.core import serde
 from engine.core.api import (
     Decision,
     RunOptions,
@@ -34,6 +33,7 @@ from engine.durable.runtime import Runtime
 Q = sql.queries("runs.sql")
 
 Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
+TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 
 def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
@@ -259,6 +259,11 @@ async def end_run(
     if run.get("webhook"):
         await conn.execute(Q["insert_webhook"], run_id, run["webhook"])
         await jobs.defer(conn, jobs.WEBHOOK_QUEUE, jobs.WEBHOOK_TASK, [{"run_id": str(run_id)}])
+    kwargs = run.get("kwargs") or {}
+    if run.get("temporary") and kwargs.get("on_completion", "delete") == "delete":
+        # a stateless run's thread goes away once its result had time to be read (wait/join)
+        await jobs.defer(conn, jobs.STEP_QUEUE, jobs.DELETE_THREAD_TASK, [{"thread_id": str(thread_id)}],
+                         at=now() + dt.timedelta(seconds=TEMPORARY_THREAD_GRACE_SECONDS))
     await conn.execute(Q["notify_run_done"], str(run_id))
     nxt = await conn.fetchrow(Q["next_pending_run"], thread_id) if promote else None
     if nxt is not None:

@@ -12,6 +12,7 @@ import asyncpg
 
 import sql
 from engine.durable import jobs, lifecycle
+from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
 from engine.durable.waiter import TERMINAL, RunWaiter
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -25,17 +26,6 @@ RESERVED_CONFIGURABLE = frozenset({"thread_id", "run_id", "assistant_id", "graph
 
 def system_assistant_id(graph_id: str) -> uuid.UUID:
     return uuid.uuid5(SYSTEM_ASSISTANT_NS, graph_id)
-
-
-def uuid7() -> uuid.UUID:
-    """Time-ordered ids, as the official server mints them."""
-    import os
-    import time
-
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
 
 
 @dataclass
@@ -76,9 +66,15 @@ def run_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class RunService:
-    def __init__(self, rt: Runtime, waiter: RunWaiter) -> None:
+    def __init__(self, rt: Runtime, waiter: RunWaiter | None = None) -> None:
         self.rt = rt
-        self.waiter = waiter
+        self._waiter = waiter
+
+    @property
+    def waiter(self) -> RunWaiter:
+        if self._waiter is None:
+            raise RuntimeError("this RunService was built without a RunWaiter: it cannot wait for runs")
+        return self._waiter
 
     async def _resolve_assistant(self, conn: asyncpg.Connection, assistant_id: str) -> asyncpg.Record | dict[str, Any]:
         try:
@@ -97,74 +93,78 @@ class RunService:
         )
 
     async def create(self, req: RunRequest) -> dict[str, Any]:
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            return await self.create_in(conn, req)
+
+    async def create_in(self, conn: asyncpg.Connection, req: RunRequest) -> dict[str, Any]:
+        """Create (and start, unless it must wait) a run inside the caller's transaction."""
         run_id = uuid7()
-        reserved = RESERVED_CONFIGURABLE & set((req.config.get("configurable") or {}))
+        reserved = RESERVED_CONFIGURABLE & set(req.config.get("configurable") or {})
         if reserved:
             raise InvalidInput(f"config.configurable may not set reserved keys: {sorted(reserved)}")
         if req.thread_id is None and req.command and "resume" in req.command:
             raise InvalidInput("You must provide a thread_id when resuming.")
-        async with self.rt.pool.acquire() as conn, conn.transaction():
-            assistant = await self._resolve_assistant(conn, req.assistant_id)
-            graph_id = assistant["graph_id"]
-            self.rt.graph(graph_id)
-            temporary = req.thread_id is None
-            thread_id = req.thread_id or uuid7()
-            if temporary:
-                await conn.execute(Q["insert_thread"], thread_id, {"graph_id": graph_id})
+        assistant = await self._resolve_assistant(conn, req.assistant_id)
+        graph_id = assistant["graph_id"]
+        self.rt.graph(graph_id)
+        temporary = req.thread_id is None
+        thread_id = req.thread_id or uuid7()
+        if temporary:
+            await conn.execute(Q["insert_thread"], thread_id, {"graph_id": graph_id})
+        thread = await conn.fetchrow(Q["lock_thread"], thread_id)
+        if thread is None:
+            if req.if_not_exists != "create":
+                raise NotFound(f"Thread with ID {thread_id} not found.")
+            await conn.execute(Q["insert_thread"], thread_id, {})
             thread = await conn.fetchrow(Q["lock_thread"], thread_id)
-            if thread is None:
-                if req.if_not_exists != "create":
-                    raise NotFound(f"Thread with ID {thread_id} not found.")
-                await conn.execute(Q["insert_thread"], thread_id, {})
-                thread = await conn.fetchrow(Q["lock_thread"], thread_id)
-            if req.checkpoint_id is not None:
-                if await conn.fetchrow(Q["thread_checkpoint"], thread_id, req.checkpoint_id) is None:
-                    raise NotFound(f"Checkpoint {req.checkpoint_id} not found on thread {thread_id}.")
-            active = await conn.fetch(Q["active_runs_for_update"], thread_id)
-            if active:
-                if req.multitask_strategy == "reject":
-                    raise Conflict("Thread is already running a task. Wait for it to finish or choose a different "
-                                   "multitask strategy.")
-                if req.multitask_strategy in ("interrupt", "rollback"):
-                    for a in active:
-                        await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
-                    active = []
-            config = dict(assistant["config"] or {})
-            config.update({k: v for k, v in req.config.items() if k != "configurable"})
-            configurable = {**(assistant["config"] or {}).get("configurable", {}),
-                            **(req.config.get("configurable") or {})}
-            configurable.update(thread_id=str(thread_id), run_id=str(run_id), graph_id=graph_id,
-                                assistant_id=str(assistant["assistant_id"]))
-            config["configurable"] = configurable
-            kwargs = {
-                "input": req.input,
-                "command": req.command,
-                "config": config,
-                "context": {**(assistant["context"] or {}), **req.context},
-                "stream_mode": req.stream_mode,
-                "interrupt_before": req.interrupt_before,
-                "interrupt_after": req.interrupt_after,
-                "webhook": req.webhook,
-                "temporary": temporary,
-                "subgraphs": req.stream_subgraphs,
-                "resumable": req.stream_resumable,
-                "checkpoint_id": str(req.checkpoint_id) if req.checkpoint_id else None,
-                "on_completion": req.on_completion if temporary else None,
-            }
-            metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
-            scheduled = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(0.0, req.after_seconds))
-            run = await conn.fetchrow(
-                Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,
-                req.multitask_strategy, temporary, req.webhook, scheduled,
-            )
-            await conn.execute(Q["stamp_thread_metadata"], thread_id,
-                               {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}, graph_id)
-            await conn.execute(Q["set_thread_status"], thread_id, "busy")
-            if req.after_seconds > 0:
-                await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}], at=scheduled)
-            elif not active:
-                await lifecycle.start_run(conn, self.rt, run)
-            out = await conn.fetchrow(Q["get_run"], run_id)
+        if req.checkpoint_id is not None:
+            if await conn.fetchrow(Q["thread_checkpoint"], thread_id, req.checkpoint_id) is None:
+                raise NotFound(f"Checkpoint {req.checkpoint_id} not found on thread {thread_id}.")
+        active = await conn.fetch(Q["active_runs_for_update"], thread_id)
+        if active:
+            if req.multitask_strategy == "reject":
+                raise Conflict("Thread is already running a task. Wait for it to finish or choose a different "
+                               "multitask strategy.")
+            if req.multitask_strategy in ("interrupt", "rollback"):
+                for a in active:
+                    await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
+                active = []
+        config = dict(assistant["config"] or {})
+        config.update({k: v for k, v in req.config.items() if k != "configurable"})
+        configurable = {**(assistant["config"] or {}).get("configurable", {}),
+                        **(req.config.get("configurable") or {})}
+        configurable.update(thread_id=str(thread_id), run_id=str(run_id), graph_id=graph_id,
+                            assistant_id=str(assistant["assistant_id"]))
+        config["configurable"] = configurable
+        kwargs = {
+            "input": req.input,
+            "command": req.command,
+            "config": config,
+            "context": {**(assistant["context"] or {}), **req.context},
+            "stream_mode": req.stream_mode,
+            "interrupt_before": req.interrupt_before,
+            "interrupt_after": req.interrupt_after,
+            "webhook": req.webhook,
+            "temporary": temporary,
+            "subgraphs": req.stream_subgraphs,
+            "resumable": req.stream_resumable,
+            "checkpoint_id": str(req.checkpoint_id) if req.checkpoint_id else None,
+            "on_completion": req.on_completion if temporary else None,
+        }
+        metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
+        scheduled = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(0.0, req.after_seconds))
+        run = await conn.fetchrow(
+            Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,
+            req.multitask_strategy, temporary, req.webhook, scheduled,
+        )
+        await conn.execute(Q["stamp_thread_metadata"], thread_id,
+                           {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}, graph_id)
+        await conn.execute(Q["set_thread_status"], thread_id, "busy")
+        if req.after_seconds > 0:
+            await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}], at=scheduled)
+        elif not active:
+            await lifecycle.start_run(conn, self.rt, run)
+        out = await conn.fetchrow(Q["get_run"], run_id)
         return run_json(out)
 
     async def get(self, run_id: uuid.UUID, thread_id: uuid.UUID | None = None) -> dict[str, Any]:

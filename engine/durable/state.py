@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 
 import sql
-from engine.durable.db import jsonb_text
 from engine.core.api import state_snapshot, update_state
 from engine.core.errors import EngineError
+from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import pending_for_checkpoint
 from engine.durable.runtime import Runtime
 from engine.errors import Conflict, InvalidInput, NotFound

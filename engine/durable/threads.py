@@ -6,8 +6,6 @@ Functions take an asyncpg connection and return plain dicts in LangGraph Platfor
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -16,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 import sql
+from engine.durable.ids import uuid7
 from engine.errors import Conflict, InvalidInput, NotFound
 
 Q = sql.queries("threads.sql")
@@ -25,15 +24,6 @@ SORT_FIELDS = ("thread_id", "status", "created_at", "updated_at", "state_updated
 SELECT_FIELDS = ("thread_id", "created_at", "updated_at", "state_updated_at", "metadata", "config", "context",
                  "status", "values", "interrupts", "error", "ttl")
 TTL_STRATEGIES = ("delete",)
-
-
-def uuid7() -> UUID:
-    """A time-ordered UUID (RFC 9562 version 7), as LangGraph Platform mints for threads, runs and crons."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64 | 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return UUID(int=value)
 
 
 def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:

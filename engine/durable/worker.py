@@ -8,18 +8,20 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
 
 import procrastinate
 
 from engine.core.compiled import CompiledGraph
-from engine.durable import jobs
+from engine.durable import jobs, threads
 from engine.durable.db import create_pool
 from engine.durable.lifecycle import start_due_run
 from engine.durable.reaper import run_reaper
+from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
+from engine.durable.scheduler import run_housekeeping
 from engine.durable.step import execute_step
 from engine.durable.webhooks import deliver_webhook
+from engine.errors import NotFound
 
 log = logging.getLogger("duragraph.worker")
 
@@ -35,6 +37,12 @@ def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
     async def start_run(run_id: str) -> None:
         async with rt.pool.acquire() as conn, conn.transaction():
             await start_due_run(conn, rt, uuid.UUID(run_id))
+
+    @app.task(name=jobs.DELETE_THREAD_TASK, queue=jobs.STEP_QUEUE)
+    async def delete_thread(thread_id: str) -> None:
+        async with rt.pool.acquire() as conn:
+            with contextlib.suppress(NotFound):
+                await threads.delete(conn, uuid.UUID(thread_id))
 
     @app.task(name=jobs.WEBHOOK_TASK, queue=jobs.WEBHOOK_QUEUE, retry=procrastinate.RetryStrategy(
         max_attempts=5, exponential_wait=2))
@@ -66,6 +74,7 @@ async def run_worker(
             reaper = asyncio.create_task(
                 run_reaper(pool, stalled_after=stalled_after, interval=reaper_interval, stop=stop)
             )
+            housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop))
             worker = asyncio.create_task(
                 app.run_worker_async(
                     queues=[jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE],
@@ -88,6 +97,7 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
             await reaper
+            await housekeeping
             stopper.cancel()
     finally:
         await pool.close()

@@ -15,7 +15,8 @@ from engine.errors import InvalidInput, Unsupported
 
 @put("/store/items", status_code=204)
 async def put_item(data: JSONBody[StorePut], conn: Conn) -> None:
-    # `index` only matters for semantic search, which needs a vector index this server does not have
+    if data.index:  # `index=False` (do not index) is what this store always does
+        raise Unsupported("index: the store has no vector index, so fields cannot be indexed for semantic search")
     await kv.put(conn, data.namespace, data.key, data.value, ttl_minutes=data.ttl)
 
 

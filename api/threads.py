@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from litestar import Request, Response, Router, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, Conn
@@ -63,18 +64,51 @@ def _extract(thread: dict[str, Any], paths: dict[str, list[str | int]]) -> dict[
     return out
 
 
+def _superstep_updates(supersteps: list[dict[str, Any]]) -> list[tuple[Any, str | None]]:
+    """`[{"updates": [{"values", "as_node", "command"?}]}]` -> one (values, as_node) per superstep."""
+    out: list[tuple[Any, str | None]] = []
+    for i, step in enumerate(supersteps):
+        updates = step.get("updates") if isinstance(step, dict) else None
+        if not isinstance(updates, list) or not updates:
+            raise InvalidInput(f"supersteps[{i}].updates must be a non-empty list")
+        if len(updates) > 1:
+            raise Unsupported(f"supersteps[{i}]: several updates in one superstep are not supported; "
+                              "give one update per superstep")
+        update = updates[0]
+        if not isinstance(update, dict):
+            raise InvalidInput(f"supersteps[{i}].updates[0] must be an object")
+        if update.get("command"):
+            raise Unsupported(f"supersteps[{i}].updates[0].command: commands cannot pre-populate a thread")
+        as_node = update.get("as_node")
+        out.append((update.get("values"), "__start__" if as_node == "__input__" else as_node))
+    return out
+
+
 @post("/threads", status_code=200)
-async def create_thread(conn: Conn, data: JSONBody[ThreadCreate | None] = None) -> dict[str, Any]:
+async def create_thread(
+    conn: Conn, state: State, data: JSONBody[ThreadCreate | None] = None
+) -> dict[str, Any]:
     data = data or ThreadCreate()
-    if data.supersteps:
-        raise Unsupported("supersteps is not supported yet")
     metadata = dict(data.metadata or {})
     if data.graph_id:
         metadata["graph_id"] = data.graph_id
+    updates = _superstep_updates(data.supersteps) if data.supersteps else []
+    graph_id = data.graph_id or metadata.get("graph_id")
+    if updates and not graph_id:
+        raise InvalidInput("supersteps need the thread's graph: pass graph_id")
     thread = await threads.create(
         conn, thread_id=parse_uuid(data.thread_id) if data.thread_id else None, metadata=metadata,
         if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl),
     )
+    if updates:
+        tid = parse_uuid(str(thread["thread_id"]))
+        try:
+            for values, as_node in updates:
+                await state.thread_state.update(tid, values, as_node=as_node, graph_id=graph_id)
+        except Exception:
+            await threads.delete(conn, tid)  # all or nothing: no half-populated thread is left behind
+            raise
+        thread = await threads.get(conn, tid)
     return _view(thread, set())
 
 

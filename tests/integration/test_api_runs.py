@@ -122,3 +122,24 @@ async def test_cancel_and_stateless_wait(database_url: str) -> None:
         runs = await asyncio.gather(*(client.runs.wait(None, "linear", input={"n": i, "trail": []})
                                       for i in range(5)))
         assert [r["n"] for r in runs] == [3, 4, 5, 6, 7]
+
+
+async def test_thread_created_with_supersteps_then_run(database_url: str) -> None:
+    async with live(database_url, GRAPHS) as (url, _):
+        client = get_client(url=url, api_key=None)
+        thread = await client.threads.create(
+            graph_id="linear",
+            supersteps=[{"updates": [{"values": {"n": 5, "trail": []}, "as_node": "__input__"}]},
+                        {"updates": [{"values": {"n": 6, "trail": ["s0"]}, "as_node": "s0"}]}],
+        )
+        tid = thread["thread_id"]
+        assert thread["status"] == "interrupted"
+        state = await client.threads.get_state(tid)
+        assert state["values"] == {"n": 6, "trail": ["s0"]} and state["next"] == ["s1"]
+        out = await client.runs.wait(tid, "linear", input=None)
+        assert out == {"n": 8, "trail": ["s0", "s1", "s2"]}
+        async with httpx.AsyncClient(base_url=url) as http:
+            r = await http.post("/threads", json={"supersteps": [{"updates": [{"values": {}}]}]})
+            assert r.status_code == 422
+            r = await http.put("/store/items", json={"namespace": ["a"], "key": "k", "value": {}, "index": ["x"]})
+            assert r.status_code == 501 and "index" in r.json()["detail"]

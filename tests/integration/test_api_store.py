@@ -136,4 +136,6 @@ async def test_store_errors(base_url: str) -> None:
         r = await http.get("/store/items", params={"namespace": "a"})
         assert r.status_code == 422
         r = await http.put("/store/items", json={"namespace": ["a"], "key": "k", "value": {}, "index": ["x"]})
+        assert r.status_code == 501 and "index" in r.json()["detail"]  # no vector index: refused, not ignored
+        r = await http.put("/store/items", json={"namespace": ["a"], "key": "k", "value": {}, "index": False})
         assert r.status_code == 204

@@ -111,8 +111,11 @@ async def test_invalid_ids_and_unsupported_fields(client: LangGraphClient, base_
         await client.threads.create(thread_id="nope")
     async with httpx.AsyncClient(base_url=base_url) as http:
         r = await http.post("/threads", json={"supersteps": [{"updates": [{"values": {}, "as_node": "a"}]}]})
-        assert r.status_code == 501
-        assert r.json() == {"detail": "supersteps is not supported yet", "code": "unsupported"}
+        assert r.status_code == 422  # supersteps need the thread's graph
+        assert r.json() == {"detail": "supersteps need the thread's graph: pass graph_id", "code": "invalid_input"}
+        r = await http.post("/threads", json={"graph_id": "g", "supersteps": [{"updates": [
+            {"values": {}, "as_node": "a"}, {"values": {}, "as_node": "b"}]}]})
+        assert r.status_code == 501 and r.json()["code"] == "unsupported"
         r = await http.post("/threads", json={"ttl": {"ttl": 5, "strategy": "explode"}})
         assert r.status_code == 422
         r = await http.post("/threads", json={"metadata": "not an object"})

@@ -174,3 +174,20 @@ SELECT status FROM runs WHERE run_id = $1
 
 -- name: running_run_of_thread
 SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'running'
+
+-- name: run_for_replay
+SELECT run_id, thread_id, graph_id, status, kwargs, output FROM runs WHERE run_id = $1
+
+-- name: run_events
+SELECT seq, event, data FROM events WHERE run_id = $1 ORDER BY seq
+
+-- name: run_task_rows
+SELECT task_id, checkpoint_id, spec, status, outcome FROM tasks WHERE run_id = $1
+
+-- name: task_result_elsewhere
+-- The result event of a task kept from an earlier run of the same checkpoint (replay).
+SELECT data FROM events WHERE event = 'task_result' AND data->>'id' = $1 AND run_id <> $2
+ORDER BY created_at DESC LIMIT 1
+
+-- name: child_checkpoint
+SELECT checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = $2

@@ -94,13 +94,16 @@ async def complete_step(
 
 
 def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
+    """The event of a committed task: enough to rebuild the superstep from events alone (replay)."""
     return {
         "id": spec.id,
         "name": spec.name,
         "step": spec.step,
+        "path": spec.path,
+        "triggers": spec.triggers,
+        "send_arg": spec.send_arg,
         "status": outcome.status,
         "writes": outcome.writes,
-        "update": outcome.update if hasattr(outcome, "update") else None,
         "interrupts": [i.to_json() for i in outcome.interrupts],
         "error": outcome.error,
     }

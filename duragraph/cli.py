@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,10 +46,13 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
 
     from api.app import create_app
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # this process's signal handlers (set in _until_signal) stop every component together
+
     app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                                           lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

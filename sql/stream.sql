@@ -6,8 +6,8 @@ SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND seq > $2 O
 -- name: run_events_upto
 SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND seq <= $2 ORDER BY seq
 
--- name: run_last_seq
-SELECT status, last_seq, kwargs, graph_id FROM runs WHERE run_id = $1
+-- name: run_stream_info
+SELECT run_id, thread_id, status, last_seq, kwargs, graph_id FROM runs WHERE run_id = $1
 
 -- name: thread_events_after
 SELECT pos, run_id, seq, event, data, created_at FROM events
@@ -16,8 +16,12 @@ WHERE thread_id = $1 AND pos > $2 ORDER BY pos LIMIT $3
 -- name: thread_last_pos
 SELECT coalesce(max(pos), 0) FROM events WHERE thread_id = $1
 
--- name: event_at_pos
-SELECT run_id, seq FROM events WHERE thread_id = $1 AND pos = $2
+-- name: run_events_before_pos
+SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND pos < $2 ORDER BY seq
 
--- name: runs_stream_kwargs
-SELECT run_id, kwargs, graph_id FROM runs WHERE run_id = ANY($1::uuid[])
+-- name: run_base_checkpoint
+-- The checkpoint a run started from: the parent of its first own checkpoint, or (none yet) its current one.
+SELECT checkpoint FROM checkpoints WHERE checkpoint_id = coalesce(
+    (SELECT (data->>'parent_checkpoint_id')::uuid FROM events
+     WHERE run_id = $1 AND event = 'checkpoint' ORDER BY seq LIMIT 1),
+    (SELECT checkpoint_id FROM runs WHERE run_id = $1))

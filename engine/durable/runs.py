@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
@@ -178,7 +179,7 @@ class RunService:
         return row
 
     async def list(self, thread_id: uuid.UUID, *, limit: int = 10, offset: int = 0,
-                   status: str | None = None) -> list[dict[str, Any]]:
+                   status: str | None = None) -> builtins.list[dict[str, Any]]:
         async with self.rt.pool.acquire() as conn:
             if await conn.fetchval(Q["thread_exists"], thread_id) is None:
                 raise NotFound(f"Thread with ID {thread_id} not found.")
@@ -210,7 +211,7 @@ class RunService:
             for rid in run_ids:
                 await self._cancel_locked(conn, rid, action)
 
-    async def active_run_ids(self, *, thread_id: uuid.UUID | None, status: str) -> list[uuid.UUID]:
+    async def active_run_ids(self, *, thread_id: uuid.UUID | None, status: str) -> builtins.list[uuid.UUID]:
         statuses = ["pending", "running"] if status == "all" else [status]
         async with self.rt.pool.acquire() as conn:
             rows = await conn.fetch(Q["runs_by_status"], statuses, thread_id)

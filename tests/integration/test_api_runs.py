@@ -23,7 +23,7 @@ async def test_human_in_the_loop_approval(database_url: str) -> None:
         assert out["__interrupt__"][0]["value"] == {"question": "approve?", "amount": 500}
         t = await client.threads.get(tid)
         assert t["status"] == "interrupted"
-        assert list(t["interrupts"].values())[0][0]["value"]["amount"] == 500
+        assert next(iter(t["interrupts"].values()))[0]["value"]["amount"] == 500
         state = await client.threads.get_state(tid)
         assert state["next"] == ["review"]
         assert state["tasks"][0]["interrupts"][0]["value"]["question"] == "approve?"

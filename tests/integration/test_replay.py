@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -48,10 +49,10 @@ async def test_replay_cli(database_url: str, tmp_path: Path) -> None:
     async with engine(database_url, {"linear": G.linear(3)}) as e:
         run = await e.run("linear", await e.new_thread(), input={"n": 0, "trail": []})
     env = {"DATABASE_URL": database_url, "DURAGRAPH_CONFIG": str(tmp_path / "duragraph.json"), "PATH": "/usr/bin"}
-    ok = subprocess.run([sys.executable, "-m", "duragraph.cli", "replay", run["run_id"]], env=env,
-                        capture_output=True, text=True, timeout=60)
+    ok = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "duragraph.cli", "replay", run["run_id"]],
+                                 env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "state matches what is stored" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "duragraph.cli", "replay", "not-a-run"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    bad = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "duragraph.cli", "replay", "not-a-run"],
+                                  env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("duragraph: error:") and "Traceback" not in bad.stderr

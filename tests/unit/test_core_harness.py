@@ -104,7 +104,8 @@ class LangGraphRunner:
         return Observation(
             values=dict(state.values),
             next=list(state.next),
-            interrupts=[i.value for i in state.interrupts],
+            # parallel tasks interrupt in whatever order their threads finish: compare as a multiset
+            interrupts=sorted((i.value for i in state.interrupts), key=repr),
             checkpoints=len(list(self.graph.get_state_history(self.config))),
             error=error,
             history=[
@@ -140,7 +141,7 @@ class EngineRunner:
         return Observation(
             values=dict(state["values"]),
             next=list(state["next"]),
-            interrupts=[i["value"] for i in state["interrupts"]],
+            interrupts=sorted((i["value"] for i in state["interrupts"]), key=repr),
             checkpoints=len(self.thread.history()),
             error=error,
             history=[

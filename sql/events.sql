@@ -1,17 +1,23 @@
 -- Named queries of engine/durable/events.py: the append-only event log and its outbox.
 
--- name: reserve_seq
--- Hand out $2 sequence numbers for run $1; the caller holds the run row lock, so seq is gapless.
-UPDATE runs SET last_seq = last_seq + $2, updated_at = now() WHERE run_id = $1 RETURNING last_seq - $2 AS first_seq
-
--- name: insert_events
-INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
-SELECT e, r, t, s, k, d::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::text[])
-     AS u(e, r, t, s, k, d)
-
--- name: insert_outbox
+-- name: append_events
+-- One round trip: hand out gapless sequence numbers for run $1 (the caller holds its row lock), insert
+-- the events and their outbox rows. The outbox payload is the event as JSON, what the relay publishes.
+WITH seq AS (
+    UPDATE runs SET last_seq = last_seq + cardinality($3::uuid[]), updated_at = now()
+    WHERE run_id = $1 RETURNING last_seq - cardinality($3::uuid[]) AS first
+), ev AS (
+    INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
+    SELECT e, $1, $2, seq.first + o, k, d::jsonb
+    FROM seq, unnest($3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS u(e, k, d, o)
+    RETURNING event_id, seq, event, data
+)
 INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bytea[])
+SELECT event_id, $1, $2, seq, $6,
+       convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', $2::uuid, 'seq', seq,
+                                     'event', event, 'data', data)::text, 'UTF8')
+FROM ev ORDER BY seq
+RETURNING seq
 
 -- name: events_after
 SELECT seq, event, data FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3

@@ -191,3 +191,20 @@ ORDER BY created_at DESC LIMIT 1
 
 -- name: child_checkpoint
 SELECT checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = $2
+
+-- name: complete_task_locked
+-- After `lock_run` (a statement of its own: this one's snapshot must be taken once the lock is held, or a
+-- concurrent sibling's completion would be invisible): record the task's outcome, only if the task is
+-- still queued (a re-delivered or late completion changes nothing), and return the step's siblings.
+WITH done AS (
+    UPDATE tasks SET status = $3, outcome = $4::text::jsonb, attempts = $5, finished_at = now()
+    WHERE run_id = $1 AND task_id = $2 AND status = 'queued'
+    RETURNING checkpoint_id
+), siblings AS (
+    SELECT t.task_id, t.spec, t.status, t.outcome FROM tasks t, done
+    WHERE t.run_id = $1 AND t.checkpoint_id = done.checkpoint_id AND t.task_id <> $2
+)
+SELECT (SELECT checkpoint_id FROM done) AS done_checkpoint,
+       (SELECT count(*) FROM siblings WHERE status = 'queued') AS still_open,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', task_id, 'spec', spec, 'status', status,
+                                                     'outcome', outcome)), '[]') FROM siblings) AS siblings

@@ -25,3 +25,6 @@ SELECT checkpoint FROM checkpoints WHERE checkpoint_id = coalesce(
     (SELECT (data->>'parent_checkpoint_id')::uuid FROM events
      WHERE run_id = $1 AND event = 'checkpoint' ORDER BY seq LIMIT 1),
     (SELECT checkpoint_id FROM runs WHERE run_id = $1))
+
+-- name: thread_exists
+SELECT 1 FROM threads WHERE thread_id = $1

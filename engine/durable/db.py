@@ -17,8 +17,15 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """Pooled connections keep no session state (LISTEN and advisory locks use dedicated connections), so
+    the default reset (RESET ALL, UNLISTEN *, CLOSE ALL, unlock all: a round trip per release) is skipped."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection)
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=_reset)
     assert pool is not None
     return pool
 

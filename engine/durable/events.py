@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 
 import sql
-from engine.core import serde
 from engine.durable.db import jsonb_text
 
 Q = sql.queries("events.sql")
@@ -39,25 +38,11 @@ async def append(
     events: Sequence[Event],
     subject_prefix: str,
 ) -> int:
-    """Append `events` for a locked run; returns the last sequence number used."""
+    """Append `events` for a locked run in one round trip; returns the last sequence number used."""
     if not events:
         return 0
-    first = await conn.fetchval(Q["reserve_seq"], run_id, len(events))
-    ids = [uuid.uuid4() for _ in events]
-    seqs = [first + i + 1 for i in range(len(events))]
-    n = len(events)
-    datas = [serde.normalize(e.data) for e in events]  # what consumers will read back
-    await conn.execute(
-        Q["insert_events"], ids, [run_id] * n, [thread_id] * n, seqs, [e.event for e in events],
-        [jsonb_text(d) for d in datas],
+    rows = await conn.fetch(
+        Q["append_events"], run_id, thread_id, [uuid.uuid4() for _ in events], [e.event for e in events],
+        [jsonb_text(e.data) for e in events], subject_for(subject_prefix, thread_id, run_id),
     )
-    subject = subject_for(subject_prefix, thread_id, run_id)
-    payloads = [
-        serde.dumps(
-            {"event_id": str(i), "run_id": str(run_id), "thread_id": str(thread_id), "seq": s, "event": e.event,
-             "data": d}
-        )
-        for i, s, e, d in zip(ids, seqs, events, datas, strict=True)
-    ]
-    await conn.execute(Q["insert_outbox"], ids, [run_id] * n, [thread_id] * n, seqs, [subject] * n, payloads)
-    return int(seqs[-1])
+    return max(int(r["seq"]) for r in rows)

@@ -177,26 +177,22 @@ async def apply_decision(
             await close_step(conn, rt, run, step_id)
         return
 
-    await append(conn, rt, run, evs)
     if decision.kind == "interrupted":
+        # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
         interrupts = interrupts_by_task(decision.outcomes or pending or {})
-        if decision.interrupts and not interrupts:
-            interrupts = {"__static__": [i.to_json() for i in decision.interrupts]}
-        await conn.execute(
-            Q["set_thread_head"], run["thread_id"], head_id, values,
-            {k: v for k, v in interrupts.items() if k != "__static__"},
-        )
+        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, interrupts)
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
         node_interrupts = decision.interrupts if decision.reason == "node" else []
         output = {"values": values, "interrupts": [i.to_json() for i in node_interrupts]}
-        await end_run(conn, rt, run, "success", output=output, thread_status="interrupted")
+        await end_run(conn, rt, run, "success", output=output, thread_status="interrupted", first_events=evs)
     elif decision.kind == "done":
         await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
         await end_run(conn, rt, run, "success", output={"values": decision.output if decision.output is not None
-                                                        else values}, thread_status="idle")
+                                                        else values}, thread_status="idle",
+                      first_events=evs)
     else:
         await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
-        await end_run(conn, rt, run, "error", error=decision.error, thread_status="error")
+        await end_run(conn, rt, run, "error", error=decision.error, thread_status="error", first_events=evs)
 
 
 async def _enqueue_tasks(
@@ -245,6 +241,7 @@ async def end_run(
     thread_status: str,
     cancel_action: str | None = None,
     promote: bool = True,
+    first_events: Sequence[events.Event] = (),
 ) -> None:
     """Close a locked run: final status, drop its open steps, end event, webhook, next queued run."""
     run_id, thread_id = run["run_id"], run["thread_id"]
@@ -255,7 +252,7 @@ async def end_run(
     end: dict[str, Any] = {"status": status}
     if error is not None:
         end["error"] = error
-    await append(conn, rt, run, [events.Event("end", end)])
+    await append(conn, rt, run, [*first_events, events.Event("end", end)])
     if run.get("webhook"):
         await conn.execute(Q["insert_webhook"], run_id, run["webhook"])
         await jobs.defer(conn, jobs.WEBHOOK_QUEUE, jobs.WEBHOOK_TASK, [{"run_id": str(run_id)}])

@@ -27,7 +27,11 @@ log = logging.getLogger("duragraph.worker")
 
 
 def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
+    # procrastinate's own bookkeeping (fetch/finish a job) commits asynchronously: losing such a commit in a
+    # Postgres crash only re-delivers a step, and completion is idempotent. OUR step commits stay synchronous.
+    connector = procrastinate.PsycopgConnector(conninfo=database_url,
+                                               kwargs={"options": "-c synchronous_commit=off"})
+    app = procrastinate.App(connector=connector)
 
     @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE)
     async def step(run_id: str, task_id: str) -> None:

@@ -66,3 +66,14 @@ async def test_recursion_limit(database_url: str) -> None:
         run = await e.run("loop", await e.new_thread(), input={"n": 0}, config={"recursion_limit": 5})
         assert run["status"] == "error"
         assert run["error"]["code"] == "recursion_limit"
+
+
+async def test_wide_fanout_with_concurrent_completions_closes_the_step_once(database_url: str) -> None:
+    topics = [f"t{i:02d}" for i in range(24)]
+    async with engine(database_url, {"fan": G.fanout()}, workers=2, concurrency=8) as e:
+        run = await e.run("fan", await e.new_thread(), input={"topics": topics})
+        assert run["status"] == "success", run["error"]
+        assert run["output"]["values"]["summary"] == " | ".join(f"about {t}" for t in topics)
+        evs = await e.events(run["run_id"])
+        assert [r["seq"] for r in evs] == list(range(1, len(evs) + 1))
+        assert sum(1 for r in evs if r["event"] == "task_result") == 24 + 2

@@ -45,7 +45,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 def default_routers() -> list[ControllerRouterHandler]:
     """Every router of the API. New routers (runs, state, streams) are added here."""
     from api import assistants as assistants_api
-    from api import crons, runs, state, store, system, threads
+    from api import crons, runs, state, store, stream, system, threads
 
     return [
         system.router,
@@ -55,6 +55,7 @@ def default_routers() -> list[ControllerRouterHandler]:
         runs.router,
         store.router,
         crons.router,
+        stream.router,
     ]
 
 
@@ -127,9 +128,11 @@ def create_app(
             async with pool.acquire() as conn:
                 await assistants.ensure_system_assistants(conn, graph_ids)
             async with AsyncExitStack() as stack:
+                from api.live import live_lifespan
                 from api.runs import engine_lifespan
 
                 await stack.enter_async_context(engine_lifespan(app))
+                await stack.enter_async_context(live_lifespan(app))
                 for extra in lifespans:
                     await stack.enter_async_context(extra(app))
                 yield

@@ -193,6 +193,7 @@ class LiveHub:
                     pending_msgs_limit=-1, pending_bytes_limit=-1,
                 )
                 self._healthy = True
+                log.info("live hub: following %s.events.> on stream %s", cfg.subject_prefix, cfg.stream)
                 self._broadcast(RESYNC)  # whatever was published while unsubscribed: read it from Postgres
                 return
             except Exception as exc:  # stream not created yet (no relay so far), NATS restarting...

@@ -132,7 +132,7 @@ class AssistantSetLatest(msgspec.Struct, kw_only=True):
 
 
 class ThreadTTL(msgspec.Struct, kw_only=True):
-    ttl: Annotated[float, msgspec.Meta(gt=0)]
+    ttl: Annotated[float, msgspec.Meta(gt=0, le=52_560_000)]  # at most a century, in minutes
     strategy: Literal["delete"] = "delete"
 
 
@@ -190,7 +190,7 @@ class StorePut(msgspec.Struct, kw_only=True):
     key: str
     value: Json
     index: Literal[False] | list[str] | None = None
-    ttl: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    ttl: Annotated[float, msgspec.Meta(gt=0, le=52_560_000)] | None = None  # minutes, at most a century
 
 
 class StoreDelete(msgspec.Struct, kw_only=True):

@@ -125,6 +125,7 @@ class FrameMapper:
     seen_messages: set[str] = field(default_factory=set)
     partial: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_id: str | None = None
 
     def __post_init__(self) -> None:
         self.mode_set = frozenset(self.modes)
@@ -154,8 +155,9 @@ class FrameMapper:
 
     def _on_metadata(self, ev: StreamEvent) -> list[Frame]:
         out: list[Frame] = [("metadata", ev.data)]
+        self.run_id = str(ev.data.get("run_id"))
         if "events" in self.mode_set:
-            out.append(("events", self._chain_event("on_chain_start", self.graph_name, str(ev.data.get("run_id")),
+            out.append(("events", self._chain_event("on_chain_start", self.graph_name, self.run_id,
                                                     {"input": None}, {})))
         return out
 
@@ -245,7 +247,7 @@ class FrameMapper:
             err = d.get("error") or {}
             out.append(("error", {"error": err.get("type", "Error"), "message": err.get("message", "")}))
         elif d.get("status") == "success" and "events" in self.mode_set:
-            out.append(("events", self._chain_event("on_chain_end", self.graph_name, None,
+            out.append(("events", self._chain_event("on_chain_end", self.graph_name, self.run_id,
                                                     {"output": self.values}, {})))
         return out
 

@@ -24,6 +24,7 @@ SORT_FIELDS = ("thread_id", "status", "created_at", "updated_at", "state_updated
 SELECT_FIELDS = ("thread_id", "created_at", "updated_at", "state_updated_at", "metadata", "config", "context",
                  "status", "values", "interrupts", "error", "ttl")
 TTL_STRATEGIES = ("delete",)
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60  # a century: beyond that a TTL means "never"
 
 
 def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
@@ -36,8 +37,9 @@ def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
         raise InvalidInput("Invalid ttl: expected {'ttl': <minutes>, 'strategy': 'delete'}")
     minutes = ttl.get("ttl", ttl.get("ttl_minutes"))
     strategy = ttl.get("strategy") or "delete"
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
-        raise InvalidInput(f"Invalid ttl: 'ttl' must be a positive number of minutes, got {minutes!r}")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 < minutes <= MAX_TTL_MINUTES:
+        raise InvalidInput(f"Invalid ttl: 'ttl' must be a number of minutes in (0, {MAX_TTL_MINUTES}], "
+                           f"got {minutes!r}")
     if strategy not in TTL_STRATEGIES:
         raise InvalidInput(f"Invalid ttl strategy {strategy!r}: expected one of {list(TTL_STRATEGIES)}")
     return {"strategy": strategy, "ttl_minutes": minutes}

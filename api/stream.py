@@ -1,0 +1,338 @@
+"""SSE routes: stream a new run, join a run's stream, follow a whole thread.
+
+    POST /threads/{tid}/runs/stream         create a run and stream it (first frame: metadata)
+    POST /runs/stream                       the same on a temporary thread
+    GET  /threads/{tid}/runs/{rid}/stream   join; `Last-Event-ID` resumes, `cancel_on_disconnect`
+    GET  /threads/{tid}/stream              every run of the thread (run_modes | lifecycle | state_update)
+
+Run-stream frame ids are the run's event `seq` (`seq:i` for all but the last frame of one event);
+thread-stream ids are the events' global `pos` the same way (see api/sse.py). Every stream is
+resumable: the frames are derived from the durable `events` rows, so nothing has to be kept in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from litestar import Router, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
+from litestar.response import Stream
+
+import sql
+from api import runs as runs_api
+from api.live import LiveHub, fetch_run_events, run_events, thread_events
+from api.run_payload import RunCreate, stream_modes, to_request
+from api.schemas import parse_uuid
+from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
+from engine.core.api import checkpoint_values
+from engine.errors import InvalidInput, NotFound, Unsupported
+
+Q = sql.queries("stream.sql")
+HEARTBEAT_SECONDS = 5.0
+THREAD_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
+
+LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", required=False)]
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _spawn(coro: Any) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _hub(state: State) -> LiveHub:
+    hub: LiveHub = state.live
+    return hub
+
+
+def _heartbeat_seconds(state: State) -> float:
+    return float(state.get("stream_heartbeat", HEARTBEAT_SECONDS))
+
+
+def _sse(gen: AsyncIterator[bytes], headers: Mapping[str, str] | None = None) -> Stream:
+    return Stream(gen, media_type="text/event-stream",
+                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})})
+
+
+def _query_modes(values: Sequence[str] | None, allowed: frozenset[str] | None = None) -> list[str]:
+    """`stream_mode` as one value, a JSON array string, comma-separated, or repeated keys."""
+    modes: list[str] = []
+    for raw in values or ():
+        raw = raw.strip()
+        if not raw:
+            continue
+        if raw.startswith("["):
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise InvalidInput(f"Invalid stream_mode {raw!r}") from None
+            items = [str(p) for p in parsed] if isinstance(parsed, list) else [str(parsed)]
+        else:
+            items = [p.strip() for p in raw.split(",") if p.strip()]
+        modes.extend(m for m in items if m not in modes)
+    if allowed is not None:
+        bad = [m for m in modes if m not in allowed]
+        if bad:
+            raise InvalidInput(f"Invalid stream_mode {bad}: expected any of {sorted(allowed)}")
+    elif modes:
+        stream_modes(modes)  # validates
+    return modes
+
+
+def _resume_point(last_event_id: str | None) -> tuple[int, int] | None:
+    try:
+        return parse_event_id(last_event_id)
+    except BadEventId as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _check_subgraphs(graph: Any, subgraphs: bool) -> None:
+    if subgraphs and graph.subgraphs():
+        raise Unsupported("stream_subgraphs=true: streaming events from inside subgraphs is not supported yet "
+                          f"(subgraph nodes: {sorted(graph.subgraphs())})")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# -- run streams -----------------------------------------------------------------------------
+
+
+async def _base_values(pool: asyncpg.Pool, graph: Any, run_id: uuid.UUID) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        cp = await conn.fetchval(Q["run_base_checkpoint"], run_id)
+    return dict(checkpoint_values(graph, cp)) if cp is not None else {}
+
+
+async def _feed(pool: asyncpg.Pool, graph: Any, run: Mapping[str, Any], mapper: FrameMapper,
+                ev: StreamEvent) -> list[tuple[str, Any]]:
+    if mapper.needs_base(ev) and (run["kwargs"] or {}).get("input") is None:
+        mapper.set_base(await _base_values(pool, graph, run["run_id"]))
+    return mapper.frames(ev)
+
+
+async def run_stream(
+    state: State, run: Mapping[str, Any], modes: Sequence[str], *, resume: tuple[int, int] | None,
+    live_only: bool, cancel_on_disconnect: bool,
+) -> AsyncIterator[bytes]:
+    """The SSE body of one run: frames for events after the resume point, until the run's `end`."""
+    pool: asyncpg.Pool = state.pool
+    hub = _hub(state)
+    run_id, thread_id = run["run_id"], run["thread_id"]
+    graph = state.graphs[run["graph_id"]]
+    mapper = FrameMapper(modes, thread_id=str(thread_id), state_keys=frozenset(graph.state_keys))
+    heartbeat = _heartbeat_seconds(state)
+    finished = False
+    try:
+        after, skip = 0, -1
+        if resume is not None:
+            after, skip = resume
+        elif live_only:
+            if run["status"] not in ("pending", "running"):
+                finished = True
+                return  # a finished run joined without Last-Event-ID: an empty stream
+            after = int(run["last_seq"])
+        if after > 0:
+            # rebuild what the modes remember (latest values, message chunks) from the events before
+            for ev in await fetch_run_events(pool, run_id, 0):
+                if ev.seq > after:
+                    break
+                frames = await _feed(pool, graph, run, mapper, ev)
+                if ev.seq == after and 0 <= skip < len(frames) - 1:
+                    yield encode_event(ev.seq, frames, skip + 1)  # the rest of a partly delivered event
+                if ev.event == "end":
+                    finished = True
+                    return
+        last_write = time.monotonic()
+        async for item in run_events(pool, hub, run_id, after):
+            if item is None:
+                if time.monotonic() - last_write >= heartbeat:
+                    last_write = time.monotonic()
+                    yield HEARTBEAT
+                continue
+            frames = await _feed(pool, graph, run, mapper, item)
+            if frames:
+                last_write = time.monotonic()
+                yield encode_event(item.seq, frames)
+            if item.event == "end":
+                finished = True
+    finally:
+        if not finished and cancel_on_disconnect:
+            # the client went away mid-run: cancel in a task of its own (this generator is being torn down)
+            _spawn(runs_api.runs_of(state).cancel([run_id]))
+
+
+def _run_headers(thread_id: Any, run_id: Any, stateless: bool) -> dict[str, str]:
+    if stateless:
+        return {"Location": f"/runs/{run_id}/stream", "Content-Location": f"/runs/{run_id}"}
+    return {"Location": f"/threads/{thread_id}/runs/{run_id}/stream",
+            "Content-Location": f"/threads/{thread_id}/runs/{run_id}"}
+
+
+async def _run_info(state: State, run_id: uuid.UUID) -> asyncpg.Record:
+    async with state.pool.acquire() as conn:
+        row = await conn.fetchrow(Q["run_stream_info"], run_id)
+    if row is None:
+        raise NotFound(f"Run {run_id} not found.")
+    return row
+
+
+async def _create_and_stream(state: State, body: RunCreate, thread_id: uuid.UUID | None) -> Stream:
+    request = to_request(body, thread_id)
+    service = runs_api.runs_of(state)
+    async with state.pool.acquire() as conn:
+        assistant = await service._resolve_assistant(conn, body.assistant_id)
+    _check_subgraphs(state.graphs[assistant["graph_id"]], request.stream_subgraphs)
+    created = await service.create(request)
+    run = await _run_info(state, uuid.UUID(created["run_id"]))
+    stateless = bool(created["kwargs"].get("temporary"))  # the engine deletes the temporary thread
+    gen = run_stream(state, run, request.stream_mode, resume=None, live_only=False,
+                     cancel_on_disconnect=body.on_disconnect == "cancel")
+    return _sse(gen, _run_headers(created["thread_id"], created["run_id"], stateless))
+
+
+@post("/threads/{thread_id:str}/runs/stream", status_code=200)
+async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State) -> Stream:
+    return await _create_and_stream(state, data, parse_uuid(thread_id))
+
+
+@post("/runs/stream", status_code=200)
+async def stream_stateless_run(data: JSONBody[RunCreate], state: State) -> Stream:
+    return await _create_and_stream(state, data, None)
+
+
+@get("/threads/{thread_id:str}/runs/{run_id:str}/stream")
+async def join_run_stream(
+    thread_id: FromPath[str],
+    run_id: FromPath[str],
+    state: State,
+    last_event_id: LastEventId = None,
+    stream_mode: FromQuery[list[str] | None] = None,
+    cancel_on_disconnect: FromQuery[str | None] = None,
+) -> Stream:
+    tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    resume = _resume_point(last_event_id)
+    run = await _run_info(state, rid)
+    if run["thread_id"] != tid:
+        raise NotFound(f"Run {rid} not found.")
+    kwargs = run["kwargs"] or {}
+    modes = _query_modes(stream_mode) or list(kwargs.get("stream_mode") or ["values"])
+    _check_subgraphs(state.graphs[run["graph_id"]], bool(kwargs.get("subgraphs")))
+    gen = run_stream(state, run, modes, resume=resume, live_only=True,
+                     cancel_on_disconnect=_truthy(cancel_on_disconnect))
+    return _sse(gen, _run_headers(tid, rid, False))
+
+
+# -- thread stream ---------------------------------------------------------------------------
+
+
+class _ThreadRuns:
+    """Per-run mappers of a thread stream, built (and primed) when a run's first event shows up."""
+
+    def __init__(self, state: State, thread_id: uuid.UUID) -> None:
+        self.state = state
+        self.thread_id = thread_id
+        self.mappers: dict[str, tuple[FrameMapper, Any, Mapping[str, Any]]] = {}
+
+    async def frames(self, ev: StreamEvent) -> list[tuple[str, Any]]:
+        pool: asyncpg.Pool = self.state.pool
+        assert ev.run_id is not None and ev.pos is not None
+        entry = self.mappers.get(ev.run_id)
+        if entry is None:
+            rid = uuid.UUID(ev.run_id)
+            async with pool.acquire() as conn:
+                row = await conn.fetchrow(Q["run_stream_info"], rid)
+                earlier = await conn.fetch(Q["run_events_before_pos"], rid, ev.pos)
+            run: Mapping[str, Any] = row if row is not None else {"run_id": rid, "kwargs": {}, "graph_id": None}
+            graph = self.state.graphs.get(run["graph_id"])
+            modes = list((run["kwargs"] or {}).get("stream_mode") or ["values"])
+            mapper = FrameMapper(modes, thread_id=str(self.thread_id),
+                                 state_keys=frozenset(graph.state_keys) if graph is not None else frozenset())
+            entry = (mapper, graph, run)
+            self.mappers[ev.run_id] = entry
+            for r in earlier:
+                await self._feed(entry, StreamEvent(seq=r["seq"], event=r["event"], data=r["data"],
+                                                    created_at=r["created_at"]))
+        return await self._feed(entry, ev)
+
+    async def _feed(self, entry: tuple[FrameMapper, Any, Mapping[str, Any]], ev: StreamEvent
+                    ) -> list[tuple[str, Any]]:
+        mapper, graph, run = entry
+        if graph is None:
+            return mapper.frames(ev)
+        return await _feed(self.state.pool, graph, run, mapper, ev)
+
+
+def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tuple[str, Any]]
+                   ) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if "run_modes" in modes:
+        out.extend(run_frames)
+    else:
+        if "lifecycle" in modes and ev.event == "metadata":
+            out.append(("metadata", ev.data))
+        if "state_update" in modes and ev.event == "checkpoint" and ev.data.get("source") != "input":
+            out.append(("values", ev.data.get("values") or {}))
+    if ev.event == "end" and ({"run_modes", "lifecycle"} & modes):
+        out.append(("metadata", {"status": "run_done", "run_id": ev.run_id}))
+    return out
+
+
+async def thread_stream(state: State, thread_id: uuid.UUID, modes: frozenset[str], after: int, skip: int
+                        ) -> AsyncIterator[bytes]:
+    pool: asyncpg.Pool = state.pool
+    runs = _ThreadRuns(state, thread_id)
+    heartbeat = _heartbeat_seconds(state)
+    last_write = time.monotonic()
+    async for ev in thread_events(pool, _hub(state), thread_id, after):
+        if ev is None:
+            if time.monotonic() - last_write >= heartbeat:
+                last_write = time.monotonic()
+                yield HEARTBEAT
+            continue
+        assert ev.pos is not None
+        frames = _thread_frames(modes, ev, await runs.frames(ev))
+        first = skip if ev.pos == after + 1 and skip > 0 else 0
+        skip = 0
+        if len(frames) > first:
+            last_write = time.monotonic()
+            yield encode_event(ev.pos, frames, first)
+
+
+@get("/threads/{thread_id:str}/stream")
+async def join_thread_stream(
+    thread_id: FromPath[str],
+    state: State,
+    last_event_id: LastEventId = None,
+    stream_mode: FromQuery[list[str] | None] = None,
+    stream_modes: FromQuery[str | None] = None,
+) -> Stream:
+    tid = parse_uuid(thread_id)
+    modes = frozenset(_query_modes([*(stream_mode or []), *([stream_modes] if stream_modes else [])],
+                                   THREAD_MODES) or ["run_modes"])
+    async with state.pool.acquire() as conn:
+        if await conn.fetchval(Q["thread_exists"], tid) is None:
+            raise NotFound(f"Thread with ID {tid} not found.")
+        resume = _resume_point(last_event_id)
+        if resume is None:
+            after, skip = int(await conn.fetchval(Q["thread_last_pos"], tid)), 0
+        elif resume[1] >= 0:
+            after, skip = resume[0] - 1, resume[1] + 1  # re-read event `pos` and skip what was delivered
+        else:
+            after, skip = resume[0], 0
+    return _sse(thread_stream(state, tid, modes, after, skip))
+
+
+router = Router(
+    path="/",
+    route_handlers=[stream_run, stream_stateless_run, join_run_stream, join_thread_stream],
+)

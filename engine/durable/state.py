@@ -43,10 +43,18 @@ class StateService:
             raise NotFound(f"Thread with ID {thread_id} not found.")
         return thread, thread
 
-    async def snapshot(self, conn: asyncpg.Connection, row: Mapping[str, Any], graph_id: str) -> dict[str, Any]:
+    async def snapshot(
+        self, conn: asyncpg.Connection, row: Mapping[str, Any], graph_id: str, *, live: bool = True
+    ) -> dict[str, Any]:
+        """The state at a checkpoint. `live` (get_state) shows the writes of tasks that already finished in
+        an open superstep applied; history (live=False) shows the checkpoint as saved, as LangGraph does,
+        while its tasks still carry their interrupts and results."""
         graph = self.rt.graph(graph_id)
         pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
         snap = state_snapshot(graph, row["checkpoint"], pending)
+        if not live and pending:
+            saved = state_snapshot(graph, row["checkpoint"], None)
+            snap = {**snap, "values": saved["values"], "next": saved["next"]}
         tid = row["thread_id"]
         return {
             "values": snap["values"],
@@ -95,7 +103,7 @@ class StateService:
             if thread["graph_id"] is None:
                 return []
             rows = await conn.fetch(Q["history"], thread_id, before_ts, metadata or None, limit)
-            return [await self.snapshot(conn, r, thread["graph_id"]) for r in rows]
+            return [await self.snapshot(conn, r, thread["graph_id"], live=False) for r in rows]
 
     async def update(
         self,

@@ -143,3 +143,54 @@ async def test_thread_created_with_supersteps_then_run(database_url: str) -> Non
             assert r.status_code == 422
             r = await http.put("/store/items", json={"namespace": ["a"], "key": "k", "value": {}, "index": ["x"]})
             assert r.status_code == 501 and "index" in r.json()["detail"]
+
+
+async def test_batch_cancel_many_delete_if_not_exists_and_on_completion(database_url: str) -> None:
+    async with live(database_url, GRAPHS, concurrency=4) as (url, _):
+        client = get_client(url=url, api_key=None)
+        batch = await client.runs.create_batch([
+            {"assistant_id": "linear", "input": {"n": 0, "trail": []}},
+            {"assistant_id": "linear", "input": {"n": 1, "trail": []}, "on_completion": "keep"},
+        ])
+        assert len(batch) == 2 and all(r["kwargs"]["temporary"] for r in batch)
+        kept = batch[1]
+        await client.runs.join(kept["thread_id"], kept["run_id"])
+        assert (await client.threads.get(kept["thread_id"]))["values"]["n"] == 4  # on_completion=keep
+
+        new_tid = "6d4f1f0e-4a5e-4a7c-9a4e-0c1b9b2f7a11"
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            await client.runs.create(new_tid, "linear", input={"n": 0, "trail": []})
+        assert info.value.response.status_code == 404
+        run = await client.runs.create(new_tid, "linear", input={"n": 0, "trail": []}, if_not_exists="create")
+        await client.runs.join(new_tid, run["run_id"])
+        await client.runs.delete(new_tid, run["run_id"])
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            await client.runs.get(new_tid, run["run_id"])
+        assert info.value.response.status_code == 404
+
+        tid = (await client.threads.create())["thread_id"]
+        a = await client.runs.create(tid, "slow", input={"n": 0})
+        b = await client.runs.create(tid, "slow", input={"n": 0}, multitask_strategy="enqueue")
+        await client.runs.cancel_many(thread_id=tid, run_ids=[a["run_id"], b["run_id"]])
+        assert {(await client.runs.get(tid, r["run_id"]))["status"] for r in (a, b)} == {"interrupted"}
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            await client.runs.cancel_many(status="pending")
+        assert info.value.response.status_code == 404
+
+
+async def test_wait_with_on_disconnect_cancel(database_url: str) -> None:
+    async with live(database_url, {**GRAPHS, "slow": G.slow(3.0)}) as (url, _):
+        client = get_client(url=url, api_key=None)
+        tid = (await client.threads.create())["thread_id"]
+        async with httpx.AsyncClient(base_url=url) as http:
+            with pytest.raises(httpx.ReadTimeout):
+                await http.post(f"/threads/{tid}/runs/wait", timeout=1.0,
+                                json={"assistant_id": "slow", "input": {"n": 0}, "on_disconnect": "cancel"})
+
+        async def cancelled() -> bool:
+            runs = await client.runs.list(tid)
+            return bool(runs) and runs[0]["status"] == "interrupted"
+
+        from tests.support import eventually
+
+        await eventually(cancelled, within=10, what="run cancelled after the client went away")

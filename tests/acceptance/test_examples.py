@@ -141,25 +141,25 @@ def test_approval_client_stops_at_review_and_resumes_later(stack: Stack) -> None
     assert "published:" in out
 
 
-def _streaming_available(url: str) -> bool:
-    # TRANSITIONAL: the SSE routes are being built; once `POST /threads/{id}/runs/stream` is in the app
-    # this always takes the streaming branch (the lead may then drop this check).
-    paths = httpx.get(f"{url}/openapi.json", timeout=10).json().get("paths", {})
-    return "/threads/{thread_id}/runs/stream" in paths
-
-
-def test_research_client_fans_out_and_merges(stack: Stack) -> None:
+def test_research_client_with_runs_wait(stack: Stack) -> None:
     out = run_client("research", stack.url, "--wait", stack=stack)
     assert "4 findings merged by the reducer; report:" in out
     for topic in ("history", "guarantees", "failure modes", "operations"):
         assert f"- {topic}: " in out
-    if _streaming_available(stack.url):
-        out = run_client("research", stack.url, stack=stack)
-        assert "streaming updates" in out
-        assert "update  plan: 4 subtopics" in out
-        assert out.count("update  research: ") == 4
-        assert "update  write_report: done" in out
-        assert "4 findings merged by the reducer; report:" in out
+
+
+def test_research_client_streams_updates(stack: Stack) -> None:
+    # TRANSITIONAL: skipped (visibly, in -ra) only while the SSE routes are not in the app yet
+    paths = httpx.get(f"{stack.url}/openapi.json", timeout=10).json().get("paths", {})
+    if "/threads/{thread_id}/runs/stream" not in paths:
+        pytest.skip("POST /threads/{thread_id}/runs/stream is not served yet")
+    out = run_client("research", stack.url, stack=stack)
+    assert "streaming updates" in out
+    assert "update  plan: 4 subtopics: history, guarantees, failure modes, operations" in out
+    assert out.count("update  research: ") == 4
+    assert "update  write_report: done" in out
+    assert out.index("update  plan:") < out.index("update  research:") < out.index("update  write_report:")
+    assert "4 findings merged by the reducer; report:" in out
 
 
 def _attempts(ledger: Path) -> list[tuple[int, int, str]]:

@@ -157,4 +157,5 @@ def create_app(
             description="Durable execution for LangGraph-style graphs, compatible with LangGraph Platform clients.",
         ),
         debug=debug,
+        logging_config=None,  # the process (CLI or test) configures logging, not the app
     )

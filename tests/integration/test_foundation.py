@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import nats
@@ -10,6 +11,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 import sql
+from duragraph.services import EmbeddedNats
 from engine.durable.migrate import migrate
 
 
@@ -103,3 +105,16 @@ def test_jetstream_dedupes_by_msg_id(nats_url: str, nats_prefix: str) -> None:
             await nc.close()
 
     asyncio.run(go())
+
+
+def test_embedded_nats_replaces_a_leftover_server_on_its_store(tmp_path: Path) -> None:
+    first = EmbeddedNats(tmp_path / "nats").start()
+    assert first._proc is not None
+    leftover = first._proc
+    first._proc = None  # forget it, as a process killed with -9 would
+    second = EmbeddedNats(tmp_path / "nats").start()
+    try:
+        assert leftover.wait(10) is not None  # the leftover was stopped before the new one took the store
+        assert second._proc is not None and second._proc.poll() is None
+    finally:
+        second.stop()

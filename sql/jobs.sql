@@ -23,3 +23,14 @@ SELECT procrastinate_retry_job_v2($1, now(), NULL, NULL, NULL)
 
 -- name: prune_stalled_workers
 SELECT worker_id FROM procrastinate_prune_stalled_workers_v1($1)
+
+-- name: claim_job
+-- A worker takes a step it just enqueued (same transaction), as procrastinate_fetch_job_v2 would.
+UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2 WHERE id = $1 AND status = 'todo' RETURNING id
+
+-- name: finish_claimed_job
+-- A claimed step's job ends with its step's commit (successful jobs are deleted, as the worker does).
+DELETE FROM procrastinate_jobs WHERE id = $1 AND status = 'doing'
+
+-- name: job_worker
+SELECT worker_id FROM procrastinate_jobs WHERE id = $1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -33,6 +34,15 @@ from engine.durable.runtime import Runtime
 Q = sql.queries("runs.sql")
 
 Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The jobs a decision enqueued, and the checkpoint their steps run against."""
+
+    checkpoint: dict[str, Any]
+    jobs: list[tuple[TaskSpec, int]]
+
 TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 
@@ -130,8 +140,8 @@ async def apply_decision(
     base: dict[str, Any] | None,
     pending: Pending | None = None,
     first_events: Sequence[events.Event] = (),
-) -> None:
-    """Persist what the core decided, in the caller's transaction."""
+) -> Enqueued | None:
+    """Persist what the core decided, in the caller's transaction. Returns the jobs it enqueued."""
     graph = rt.graph(run["graph_id"])
     evs = list(first_events)
     head = base
@@ -164,7 +174,7 @@ async def apply_decision(
     if decision.kind == "continue":
         step_cp = decision.checkpoint or head
         step_id = uuid.UUID(step_cp["id"])
-        await _enqueue_tasks(conn, run, step_id, decision.tasks, decision.resume, decision.kept)
+        jobs_ = await _enqueue_tasks(conn, run, step_id, decision.tasks, decision.resume, decision.kept)
         for t in decision.tasks:
             evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
                                                    "triggers": list(t.triggers), "input": t.send_arg}))
@@ -174,8 +184,8 @@ async def apply_decision(
             # every task of the step already has its outcome (kept from before): close the step now
             from engine.durable.step import close_step
 
-            await close_step(conn, rt, run, step_id)
-        return
+            return await close_step(conn, rt, run, step_id)
+        return Enqueued(checkpoint=step_cp, jobs=jobs_)
 
     if decision.kind == "interrupted":
         # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
@@ -193,6 +203,7 @@ async def apply_decision(
     else:
         await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
         await end_run(conn, rt, run, "error", error=decision.error, thread_status="error", first_events=evs)
+    return None
 
 
 async def _enqueue_tasks(
@@ -202,11 +213,12 @@ async def _enqueue_tasks(
     tasks: Sequence[TaskSpec],
     resume: Mapping[str, list[Any]],
     kept: Pending,
-) -> None:
-    """Insert the step's task rows (kept outcomes as already done) and defer a job per task to run."""
+) -> list[tuple[TaskSpec, int]]:
+    """Insert the step's task rows (kept outcomes as already done) and defer a job per task to run.
+    Returns (task, job id) of the jobs deferred."""
     everything = [*tasks, *(spec for spec, _ in kept.values())]
     if not everything:
-        return
+        return []
     ids, stepn, names, specs, statuses, resumes, outcomes = [], [], [], [], [], [], []
     for t in everything:
         outcome = kept[t.id][1] if t.id in kept else None
@@ -228,6 +240,8 @@ async def _enqueue_tasks(
     )
     if job_ids:
         await conn.execute(Q["set_task_jobs"], run["run_id"], to_run, job_ids)
+    by_id = {t.id: t for t in everything}
+    return [(by_id[tid], jid) for tid, jid in zip(to_run, job_ids, strict=True)]
 
 
 async def end_run(

@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
-from engine.core.errors import NodeTimeoutError, error_json
+from engine.core.errors import Cancelled, NodeTimeoutError, error_json
 from engine.durable import events, lifecycle
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
 from engine.durable.live import StepStreamWriter
 from engine.durable.runtime import Runtime
 
+JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
+T = TypeVar("T")
+CANCEL_POLL_SECONDS = 0.5
 
 
 def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID, task_id: str) -> dict[str, Any]:
@@ -38,29 +44,70 @@ def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID,
     return config
 
 
-async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> None:
-    """The body of the procrastinate step job."""
+@dataclass(frozen=True)
+class Step:
+    """A step ready to run: loaded from its row, or claimed by this worker at its predecessor's commit."""
+
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    graph_id: str
+    kwargs: dict[str, Any]
+    spec: TaskSpec
+    checkpoint: dict[str, Any]
+    resume: list[Any] | None = None
+    job_id: int | None = None  # set for a claimed step: its procrastinate job, finished at its commit
+
+
+async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None:
     async with rt.pool.acquire() as conn:
         row = await conn.fetchrow(Q["load_task"], run_id, task_id)
     if row is None or row["status"] != "queued" or row["run_status"] != "running":
-        return  # already committed, cancelled, or the run is gone: nothing to do
-    graph = rt.graph(row["graph_id"])
-    spec = TaskSpec.from_json(row["spec"])
+        return None  # already committed, cancelled, or the run is gone: nothing to do
+    return Step(run_id=run_id, thread_id=row["thread_id"], graph_id=row["graph_id"], kwargs=row["kwargs"],
+                spec=TaskSpec.from_json(row["spec"]), checkpoint=row["checkpoint"], resume=row["resume"])
+
+
+async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None) -> None:
+    """The body of the procrastinate step job. With `worker_id`, each completion claims one of the steps it
+    enqueues for this worker (in the same transaction) and runs it straight away: a chain of steps then
+    costs no queue round trip per step. A claimed step's job is `doing` under this worker, so if the
+    worker dies the reaper re-queues it like any other."""
+    step = await load_step(rt, run_id, task_id)
+    while step is not None:
+        try:
+            outcome, attempts = await run_node(rt, step)
+        except Cancelled:
+            if step.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
+                async with rt.pool.acquire() as conn:
+                    await conn.execute(JQ["finish_claimed_job"], step.job_id)
+            return
+        step = await _complete(rt, step.run_id, step.spec, outcome, attempts, step.checkpoint,
+                               claim_for=worker_id, own_job=step.job_id)
+
+
+async def run_node(rt: Runtime, step: Step) -> tuple[TaskOutcome, int]:
+    """Run the node outside any transaction, with its retry policy and timeout."""
+    graph = rt.graph(step.graph_id)
+    spec = step.spec
     node = graph.nodes[spec.name]
     policy = node.retry_policy
-    config = node_config(row["kwargs"], run_id, row["thread_id"], task_id)
+    config = node_config(step.kwargs, step.run_id, step.thread_id, spec.id)
     # what the node streams (get_stream_writer()) becomes durable `custom` events, flushed before the result
-    writer = StepStreamWriter(rt, run_id, row["thread_id"], task_id, spec.name, spec.step)
+    writer = StepStreamWriter(rt, step.run_id, step.thread_id, spec.id, spec.name, spec.step)
     attempt = 0
     while True:
         attempt += 1
         try:
-            coro = run_task(graph, spec, row["checkpoint"], config=config, resume=row["resume"], stream_writer=writer)
-            if node.timeout is not None:
+            coro = run_task(graph, spec, step.checkpoint, config=config, resume=step.resume, stream_writer=writer)
+            timeout = node.timeout
+            if step.job_id is not None:
+                # procrastinate only aborts the jobs it fetched itself: watch for a cancel of a claimed step
+                coro = _abort_on_cancel(rt, step.run_id, coro)
+            if timeout is not None:
                 try:
-                    outcome = await asyncio.wait_for(coro, node.timeout)
+                    outcome = await asyncio.wait_for(coro, timeout)
                 except TimeoutError:
-                    raise NodeTimeoutError(f"node {spec.name!r} timed out after {node.timeout}s") from None
+                    raise NodeTimeoutError(f"node {spec.name!r} timed out after {timeout}s") from None
             else:
                 outcome = await coro
             break
@@ -74,7 +121,23 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> None:
             outcome = TaskOutcome(status="error", writes=[], interrupts=[], error=error_json(exc))
             break
     await writer.close()
-    await complete_step(rt, run_id, task_id, spec, outcome, attempt, checkpoint=row["checkpoint"])
+    return outcome, attempt
+
+
+async def _abort_on_cancel(rt: Runtime, run_id: uuid.UUID, coro: Coroutine[Any, Any, T]) -> T:
+    task = asyncio.ensure_future(coro)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=CANCEL_POLL_SECONDS)
+            if done:
+                return task.result()
+            async with rt.pool.acquire() as conn:
+                if await conn.fetchval(Q["run_status"], run_id) != "running":
+                    task.cancel()
+                    raise Cancelled(f"run {run_id} was cancelled")
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 async def complete_step(
@@ -84,24 +147,53 @@ async def complete_step(
     """ONE transaction: the task's outcome + events, and the barrier if it closes the superstep.
     Returns False when it was a no-op (duplicate delivery, run cancelled). `checkpoint` is the document
     the task ran against, when the caller has it (saves reading it again at the barrier)."""
+    assert spec.id == task_id
+    committed: list[bool] = []
+    await _complete(rt, run_id, spec, outcome, attempts, checkpoint, committed=committed)
+    return bool(committed)
+
+
+async def _complete(
+    rt: Runtime,
+    run_id: uuid.UUID,
+    spec: TaskSpec,
+    outcome: TaskOutcome,
+    attempts: int,
+    checkpoint: dict[str, Any] | None,
+    *,
+    claim_for: int | None = None,
+    own_job: int | None = None,
+    committed: list[bool] | None = None,
+) -> Step | None:
+    task_id = spec.id
     async with rt.pool.acquire() as conn, conn.transaction():
+        if own_job is not None:  # a claimed step: its job ends with this commit, whatever it decides
+            await conn.execute(JQ["finish_claimed_job"], own_job)
         run = await conn.fetchrow(Q["lock_run"], run_id)
         if run is None or run["status"] != "running":
-            return False
+            return None
         done = await conn.fetchrow(
             Q["complete_task_locked"], run_id, task_id, outcome.status, jsonb_text(outcome.to_json()), attempts
         )
         if done["done_checkpoint"] is None:
-            return False
+            return None
+        if committed is not None:
+            committed.append(True)
         result = events.Event("task_result", _task_result(spec, outcome))
         if done["still_open"]:
             await append(conn, rt, run, [result])
-            return True
+            return None
         outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle._outcome_of(r)) for r in done["siblings"]}
         outcomes[task_id] = (spec, outcome)
-        await close_step(conn, rt, run, done["done_checkpoint"], outcomes=outcomes, checkpoint=checkpoint,
-                         first_events=[result])
-        return True
+        enqueued = await close_step(conn, rt, run, done["done_checkpoint"], outcomes=outcomes, checkpoint=checkpoint,
+                                    first_events=[result])
+        if claim_for is None or enqueued is None or not enqueued.jobs:
+            return None
+        spec_next, job_id = enqueued.jobs[0]
+        if await conn.fetchval(JQ["claim_job"], job_id, claim_for) is None:
+            return None
+        return Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
+                    spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
 
 
 def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
@@ -129,8 +221,9 @@ async def close_step(
     outcomes: dict[str, tuple[TaskSpec, TaskOutcome]] | None = None,
     checkpoint: dict[str, Any] | None = None,
     first_events: list[events.Event] | None = None,
-) -> None:
-    """The barrier: every task of the superstep has an outcome; apply them through the core."""
+) -> lifecycle.Enqueued | None:
+    """The barrier: every task of the superstep has an outcome; apply them through the core. Returns the
+    jobs it enqueued for the next superstep, if any."""
     evs = list(first_events or [])
     if outcomes is None:
         rows = await conn.fetch(Q["step_tasks"], run["run_id"], checkpoint_id)
@@ -139,7 +232,7 @@ async def close_step(
     if failed:
         await lifecycle.end_run(conn, rt, run, "error", error=failed[0].error, thread_status="error",
                                 first_events=evs)
-        return
+        return None
     if checkpoint is None or checkpoint.get("id") != str(checkpoint_id):
         checkpoint = (await conn.fetchrow(Q["get_checkpoint"], checkpoint_id))["checkpoint"]
     graph = rt.graph(run["graph_id"])
@@ -148,5 +241,6 @@ async def close_step(
     except Exception as exc:
         await lifecycle.end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error",
                                 first_events=evs)
-        return
-    await lifecycle.apply_decision(conn, rt, run, decision, base=checkpoint, pending=outcomes, first_events=evs)
+        return None
+    return await lifecycle.apply_decision(conn, rt, run, decision, base=checkpoint, pending=outcomes,
+                                          first_events=evs)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import procrastinate
 
+import sql
 from engine.core.compiled import CompiledGraph
 from engine.durable import jobs, threads
 from engine.durable.db import create_pool
@@ -23,6 +24,7 @@ from engine.durable.step import execute_step
 from engine.durable.webhooks import deliver_webhook
 from engine.errors import NotFound
 
+JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.worker")
 
 
@@ -33,9 +35,11 @@ def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
                                                kwargs={"options": "-c synchronous_commit=off"})
     app = procrastinate.App(connector=connector)
 
-    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE)
-    async def step(run_id: str, task_id: str) -> None:
-        await execute_step(rt, uuid.UUID(run_id), task_id)
+    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE, pass_context=True)
+    async def step(context: procrastinate.JobContext, run_id: str, task_id: str) -> None:
+        async with rt.pool.acquire() as conn:
+            worker_id = await conn.fetchval(JQ["job_worker"], context.job.id)
+        await execute_step(rt, uuid.UUID(run_id), task_id, worker_id=worker_id)
 
     @app.task(name=jobs.START_TASK, queue=jobs.STEP_QUEUE)
     async def start_run(run_id: str) -> None:

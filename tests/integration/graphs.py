@@ -234,3 +234,26 @@ def with_subgraph() -> Any:
     g.add_edge("before", "sub")
     g.add_edge("sub", END)
     return g.compile()
+
+
+FINISHED: list[str] = []
+
+
+def fast_then_slow(seconds: float = 3.0) -> Any:
+    import asyncio
+
+    def fast(state: Counter) -> dict[str, Any]:
+        return {"n": 1}
+
+    async def slow_node(state: Counter) -> dict[str, Any]:
+        await asyncio.sleep(seconds)
+        FINISHED.append(state["key"])
+        return {"n": 2}
+
+    g = StateGraph(Counter)
+    g.add_node("fast", fast)
+    g.add_node("slow_node", slow_node)
+    g.add_edge(START, "fast")
+    g.add_edge("fast", "slow_node")
+    g.add_edge("slow_node", END)
+    return g.compile()

@@ -156,3 +156,22 @@ async def test_delayed_run_starts_after_seconds(database_url: str) -> None:
         assert run["status"] == "pending"
         done = await e.runs.wait(uuid.UUID(run["run_id"]), 20)
         assert done["status"] == "success"
+
+
+async def test_cancel_aborts_a_step_the_worker_claimed_inline(database_url: str) -> None:
+    key = uuid.uuid4().hex
+    async with engine(database_url, {"g": G.fast_then_slow(3.0)}) as e:
+        tid = await e.new_thread()
+        run = await e.runs.create(RunRequest(assistant_id="g", thread_id=tid, input={"key": key}))
+        rid = uuid.UUID(run["run_id"])
+
+        async def slow_started() -> bool:
+            return bool(await e.pool.fetchval(
+                "SELECT count(*) FROM tasks WHERE run_id = $1 AND name = 'slow_node' AND status = 'queued'", rid))
+
+        await eventually(slow_started, what="slow step claimed")
+        await e.runs.cancel([rid], thread_id=tid)
+        assert (await e.runs.wait(rid, 10))["status"] == "interrupted"
+        await asyncio.sleep(3.5)
+        assert key not in G.FINISHED  # the node was aborted, not left to run to its end
+        assert await e.pool.fetchval("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'") == 0

@@ -208,3 +208,9 @@ SELECT (SELECT checkpoint_id FROM done) AS done_checkpoint,
        (SELECT count(*) FROM siblings WHERE status = 'queued') AS still_open,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', task_id, 'spec', spec, 'status', status,
                                                      'outcome', outcome)), '[]') FROM siblings) AS siblings
+
+-- name: thread_for_state
+SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id = $1
+
+-- name: set_thread_graph
+UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL

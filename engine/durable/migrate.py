@@ -12,6 +12,7 @@ from procrastinate.schema import SchemaManager
 import sql
 
 MIGRATE_LOCK = 0x64757261  # "dura"
+Q = sql.queries("migrate.sql")
 
 _BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS duragraph_migrations (
@@ -26,25 +27,23 @@ async def migrate(dsn: str) -> list[str]:
     conn = await asyncpg.connect(dsn)
     applied: list[str] = []
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATE_LOCK)
+        await conn.execute(Q["lock"], MIGRATE_LOCK)
         try:
             await conn.execute(_BOOKKEEPING)
-            if await conn.fetchval("SELECT to_regclass('procrastinate_jobs')") is None:
+            if await conn.fetchval(Q["procrastinate_installed"]) is None:
                 async with conn.transaction():
                     await conn.execute(SchemaManager.get_schema())
                 applied.append("procrastinate schema")
-            done = {r["version"] for r in await conn.fetch("SELECT version FROM duragraph_migrations")}
+            done = {r["version"] for r in await conn.fetch(Q["applied_versions"])}
             for m in sql.migrations():
                 if m.version in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(m.sql)
-                    await conn.execute(
-                        "INSERT INTO duragraph_migrations (version, name) VALUES ($1, $2)", m.version, m.name
-                    )
+                    await conn.execute(Q["record_version"], m.version, m.name)
                 applied.append(f"{m.version:04d}_{m.name}")
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATE_LOCK)
+            await conn.execute(Q["unlock"], MIGRATE_LOCK)
     finally:
         await conn.close()
     return applied

@@ -36,9 +36,7 @@ class StateService:
         self.rt = rt
 
     async def _graph_of(self, conn: asyncpg.Connection, thread_id: uuid.UUID) -> tuple[Any, asyncpg.Record]:
-        thread = await conn.fetchrow(
-            "SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id = $1", thread_id
-        )
+        thread = await conn.fetchrow(Q["thread_for_state"], thread_id)
         if thread is None:
             raise NotFound(f"Thread with ID {thread_id} not found.")
         return thread, thread
@@ -121,7 +119,7 @@ class StateService:
                 raise NotFound(f"Thread with ID {thread_id} not found.")
             if await conn.fetchval(Q["count_active_runs"], thread_id):
                 raise Conflict(f"Thread {thread_id} has a run in progress; its state cannot be updated now.")
-            gid = await conn.fetchval("SELECT graph_id FROM threads WHERE thread_id = $1", thread_id) or graph_id
+            gid = (await conn.fetchrow(Q["thread_for_state"], thread_id))["graph_id"] or graph_id
             if gid is None:
                 raise InvalidInput("This thread has no graph yet: run it once (or pass graph_id) before update_state.")
             graph = self.rt.graph(gid)
@@ -148,8 +146,6 @@ class StateService:
             snap = state_snapshot(graph, head, None)
             await conn.execute(Q["set_thread_head"], thread_id, uuid.UUID(head["id"]), snap["values"], {})
             await conn.execute(Q["set_thread_status"], thread_id, "interrupted" if snap["next"] else "idle")
-            await conn.execute(
-                "UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL", thread_id, gid
-            )
+            await conn.execute(Q["set_thread_graph"], thread_id, gid)
         ref = _ref(thread_id, head["id"])
         return {"checkpoint": ref, "configurable": ref, "checkpoint_id": head["id"]}

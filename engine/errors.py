@@ -1,19 +1,24 @@
 """Errors of the durable service layer, with stable codes the API maps to HTTP statuses.
 
-The pure core has its own graph/run errors (engine.core.errors); both trees share `code`.
+Service errors extend the pure core's EngineError (engine.core.errors): ONE tree, one `code` each.
 """
 
 from __future__ import annotations
 
+from engine.core.errors import EngineError
 
-class ServiceError(Exception):
-    """Base for errors a client can cause; `code` is stable and machine-readable."""
+
+class ServiceError(EngineError):
+    """Base for errors a client can cause in the service layer; part of the one EngineError tree."""
 
     code = "error"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.detail = detail
+
+    @property
+    def detail(self) -> str:
+        return self.message
 
 
 class NotFound(ServiceError):

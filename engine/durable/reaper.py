@@ -15,6 +15,7 @@ import asyncpg
 
 import sql
 from engine.durable.jobs import STEP_QUEUE, WEBHOOK_QUEUE
+from engine.durable.periodic import every
 
 Q = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.reaper")
@@ -38,12 +39,4 @@ async def reap_once(pool: asyncpg.Pool, stalled_after: float) -> list[int]:
 
 
 async def run_reaper(pool: asyncpg.Pool, *, stalled_after: float, interval: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await reap_once(pool, stalled_after)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("reaper pass failed: %s", exc)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+    await every(interval, stop, lambda: reap_once(pool, stalled_after), log, "reaper")

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from engine.durable import crons, kv, threads
+from engine.durable.periodic import every
 from engine.durable.runs import RunRequest, RunService
 from engine.errors import ServiceError
 
@@ -62,17 +63,14 @@ async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asynci
                            interval: float = 1.0, sweep_every: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
-    while not stop.is_set():
-        try:
-            await fire_due(pool, runs)
-            if loop.time() >= next_sweep:
-                next_sweep = loop.time() + sweep_every
-                await kv.purge_expired(pool)
-                async with pool.acquire() as conn:
-                    await threads.delete_expired(conn)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("housekeeping pass failed: %s", exc)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+
+    async def one_pass() -> None:
+        nonlocal next_sweep
+        await fire_due(pool, runs)
+        if loop.time() >= next_sweep:
+            next_sweep = loop.time() + sweep_every
+            await kv.purge_expired(pool)
+            async with pool.acquire() as conn:
+                await threads.delete_expired(conn)
+
+    await every(interval, stop, one_pass, log, "housekeeping")

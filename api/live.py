@@ -182,6 +182,7 @@ class LiveHub:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+        failures = 0
         while True:
             try:
                 js = self._nc.jetstream()
@@ -197,7 +198,8 @@ class LiveHub:
                 self._broadcast(RESYNC)  # whatever was published while unsubscribed: read it from Postgres
                 return
             except Exception as exc:  # stream not created yet (no relay so far), NATS restarting...
-                log.info("live hub: subscribe failed (%s); retrying", exc)
+                (log.debug if failures else log.info)("live hub: subscribe failed (%s); retrying", exc)
+                failures += 1
                 await asyncio.sleep(cfg.retry_interval)
 
 

@@ -19,9 +19,6 @@ SELECT event_id, $1, $2, seq, $6,
 FROM ev ORDER BY seq
 RETURNING seq
 
--- name: events_after
-SELECT seq, event, data FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
-
 -- name: thread_events_after
 SELECT run_id, seq, event, data, created_at FROM events
 WHERE thread_id = $1 AND created_at >= $2 ORDER BY created_at, run_id, seq LIMIT $3

@@ -20,9 +20,6 @@ RETURNING run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, c
 -- name: mark_running
 UPDATE runs SET status = 'running', checkpoint_id = $2, updated_at = now() WHERE run_id = $1
 
--- name: advance_run
-UPDATE runs SET checkpoint_id = $2, step = $3, updated_at = now() WHERE run_id = $1
-
 -- name: end_run
 UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_at = now(),
                 cancel_requested = COALESCE($5, cancel_requested)
@@ -62,9 +59,6 @@ UPDATE threads SET status = $2, updated_at = now() WHERE thread_id = $1
 
 -- name: stamp_thread_metadata
 UPDATE threads SET metadata = metadata || $2, graph_id = COALESCE(graph_id, $3) WHERE thread_id = $1
-
--- name: delete_thread
-DELETE FROM threads WHERE thread_id = $1
 
 -- name: insert_checkpoints
 INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint,
@@ -108,14 +102,6 @@ SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
        r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
 FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
 WHERE t.run_id = $1 AND t.task_id = $2
-
--- name: complete_task
-UPDATE tasks SET status = $3, outcome = $4, attempts = $5, finished_at = now()
-WHERE run_id = $1 AND task_id = $2 AND status = 'queued'
-RETURNING checkpoint_id
-
--- name: open_tasks
-SELECT count(*) FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 AND status = 'queued'
 
 -- name: step_tasks
 SELECT task_id, spec, status, outcome, resume FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 ORDER BY task_id
@@ -214,3 +200,25 @@ SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id =
 
 -- name: set_thread_graph
 UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL
+
+-- name: persist_head
+-- One round trip for a decision: its new checkpoints (a re-saved one replaces its document), the run's
+-- position (when there are new checkpoints), and the thread's head with its values and interrupts.
+WITH cp AS (
+    INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
+                             checkpoint, metadata)
+    SELECT i, $2, '', p, $1, s, c::jsonb, m::jsonb
+    FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[]) AS u(i, p, s, c, m)
+    ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+), adv AS (
+    UPDATE runs SET checkpoint_id = $8, step = $9, updated_at = now()
+    WHERE run_id = $1 AND cardinality($3::uuid[]) > 0
+)
+UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = $11, updated_at = now() WHERE thread_id = $2
+
+-- name: lock_run_finishing_job
+-- `lock_run`, and the end of the claimed step's job $2 (NULL: none) in the same round trip.
+WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing')
+SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
+       multitask_strategy, temporary, webhook, cancel_requested, created_at
+FROM runs WHERE run_id = $1 FOR UPDATE

@@ -3,9 +3,6 @@
 -- name: run_events_after
 SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
 
--- name: run_events_upto
-SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND seq <= $2 ORDER BY seq
-
 -- name: run_stream_info
 SELECT run_id, thread_id, status, last_seq, kwargs, graph_id FROM runs WHERE run_id = $1
 

@@ -145,31 +145,39 @@ async def apply_decision(
     graph = rt.graph(run["graph_id"])
     evs = list(first_events)
     head = base
-    if decision.checkpoints:
-        ids, parents, steps, docs, metas = [], [], [], [], []
-        for cp in decision.checkpoints:
-            parent = cp.get("parent_id")
-            ids.append(uuid.UUID(cp["id"]))
-            parents.append(uuid.UUID(parent) if parent else None)
-            steps.append(int(cp["step"]))
-            docs.append(jsonb_text(cp))
-            metas.append(jsonb_text(
-                {"source": cp.get("source", "loop"), "step": int(cp["step"]), "parents": {},
-                 "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
-                 "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})}
-            ))
-            if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-                evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, None)))
-        n = len(ids)
-        await conn.execute(
-            Q["insert_checkpoints"], ids, [run["thread_id"]] * n, [""] * n, parents, [run["run_id"]] * n,
-            steps, docs, metas,
-        )
-        head = decision.checkpoints[-1]
-        await conn.execute(Q["advance_run"], run["run_id"], ids[-1], steps[-1])
+    ids: list[uuid.UUID] = []
+    parents: list[uuid.UUID | None] = []
+    steps: list[int] = []
+    docs: list[str | None] = []
+    metas: list[str | None] = []
+    values: dict[str, Any] | None = None
+    for cp in decision.checkpoints:
+        parent = cp.get("parent_id")
+        ids.append(uuid.UUID(cp["id"]))
+        parents.append(uuid.UUID(parent) if parent else None)
+        steps.append(int(cp["step"]))
+        docs.append(jsonb_text(cp))
+        metas.append(jsonb_text(
+            {"source": cp.get("source", "loop"), "step": int(cp["step"]), "parents": {},
+             "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
+             "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})}
+        ))
+        values = None
+        if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
+            event = _checkpoint_event(graph, cp, parent, None)
+            values = event["values"]
+            evs.append(events.Event("checkpoint", event))
+        head = cp
     assert head is not None, "a decision without any checkpoint to stand on"
     head_id = uuid.UUID(head["id"])
-    values = checkpoint_values(graph, head)
+    if values is None:
+        values = checkpoint_values(graph, head)
+    # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
+    interrupts = interrupts_by_task(decision.outcomes or pending or {}) if decision.kind == "interrupted" else {}
+    await conn.execute(
+        Q["persist_head"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
+        steps[-1] if steps else None, values, interrupts,
+    )
 
     if decision.kind == "continue":
         step_cp = decision.checkpoint or head
@@ -178,7 +186,6 @@ async def apply_decision(
         for t in decision.tasks:
             evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
                                                    "triggers": list(t.triggers), "input": t.send_arg}))
-        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
         await append(conn, rt, run, evs)
         if not decision.tasks:
             # every task of the step already has its outcome (kept from before): close the step now
@@ -188,20 +195,14 @@ async def apply_decision(
         return Enqueued(checkpoint=step_cp, jobs=jobs_)
 
     if decision.kind == "interrupted":
-        # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
-        interrupts = interrupts_by_task(decision.outcomes or pending or {})
-        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, interrupts)
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
         node_interrupts = decision.interrupts if decision.reason == "node" else []
         output = {"values": values, "interrupts": [i.to_json() for i in node_interrupts]}
         await end_run(conn, rt, run, "success", output=output, thread_status="interrupted", first_events=evs)
     elif decision.kind == "done":
-        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
-        await end_run(conn, rt, run, "success", output={"values": decision.output if decision.output is not None
-                                                        else values}, thread_status="idle",
-                      first_events=evs)
+        out = decision.output if decision.output is not None else values
+        await end_run(conn, rt, run, "success", output={"values": out}, thread_status="idle", first_events=evs)
     else:
-        await conn.execute(Q["set_thread_head"], run["thread_id"], head_id, values, {})
         await end_run(conn, rt, run, "error", error=decision.error, thread_status="error", first_events=evs)
     return None
 

@@ -167,9 +167,8 @@ async def _complete(
 ) -> Step | None:
     task_id = spec.id
     async with rt.pool.acquire() as conn, conn.transaction():
-        if own_job is not None:  # a claimed step: its job ends with this commit, whatever it decides
-            await conn.execute(JQ["finish_claimed_job"], own_job)
-        run = await conn.fetchrow(Q["lock_run"], run_id)
+        # a claimed step's job ends with this commit, whatever it decides
+        run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
         if run is None or run["status"] != "running":
             return None
         done = await conn.fetchrow(

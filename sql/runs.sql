@@ -85,18 +85,6 @@ WHERE thread_id = $1 AND checkpoint_ns = ''
   AND ($3::jsonb IS NULL OR metadata @> $3)
 ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
 
--- name: insert_tasks
-INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome, finished_at)
-SELECT $1, t, $2, $3, s, n, sp::jsonb, st, r::jsonb, o::jsonb, CASE WHEN st = 'queued' THEN NULL ELSE now() END
-FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-     AS u(t, s, n, sp, st, r, o)
-ON CONFLICT (run_id, task_id) DO NOTHING
-RETURNING task_id
-
--- name: set_task_jobs
-UPDATE tasks SET job_id = u.j FROM unnest($2::text[], $3::bigint[]) AS u(t, j)
-WHERE tasks.run_id = $1 AND tasks.task_id = u.t
-
 -- name: load_task
 SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
        r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
@@ -222,3 +210,52 @@ WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing')
 SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
        multitask_strategy, temporary, webhook, cancel_requested, created_at
 FROM runs WHERE run_id = $1 FOR UPDATE
+
+-- name: advance_step
+-- The hot path of a superstep that goes on, in ONE round trip (the caller holds the run row lock): the
+-- new checkpoints, the run's position and its event sequence, the thread's head, one procrastinate job
+-- per task to run (through procrastinate's own defer function, which returns ids in input order, as
+-- procrastinate itself relies on), the task rows with their job ids, and the events with their outbox
+-- rows. Returns (ordinal of the task, job id) for the jobs deferred.
+WITH cp AS (
+    INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
+                             checkpoint, metadata)
+    SELECT i, $2, '', p, $1, s, c::jsonb, m::jsonb
+    FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[]) AS u(i, p, s, c, m)
+    ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+), r AS (
+    UPDATE runs SET checkpoint_id = CASE WHEN cardinality($3::uuid[]) > 0 THEN $8 ELSE checkpoint_id END,
+                    step = COALESCE($9, step), last_seq = last_seq + cardinality($21::uuid[]), updated_at = now()
+    WHERE run_id = $1 RETURNING last_seq - cardinality($21::uuid[]) AS first
+), th AS (
+    UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = '{}', updated_at = now() WHERE thread_id = $2
+), q AS (
+    SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o)
+    WHERE a IS NOT NULL
+), j AS (
+    SELECT id, k FROM unnest(procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW($19::text, $20::text, 0, NULL, NULL, a::jsonb, now())::procrastinate_job_to_defer_v1
+        FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o) WHERE a IS NOT NULL ORDER BY o
+    ))) WITH ORDINALITY AS j(id, k)
+), t AS (
+    INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome,
+                       finished_at, job_id)
+    SELECT $1, u.tid, $2, $11, u.s, u.n, u.sp::jsonb, u.st, u.rs::jsonb, u.oc::jsonb,
+           CASE WHEN u.st = 'queued' THEN NULL ELSE now() END, j.id
+    FROM unnest($12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $22::text[])
+         WITH ORDINALITY AS u(tid, s, n, sp, st, rs, oc, o)
+    LEFT JOIN q ON q.o = u.o LEFT JOIN j ON j.k = q.k
+    ON CONFLICT (run_id, task_id) DO NOTHING
+), ev AS (
+    INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
+    SELECT e, $1, $2, r.first + x.o, x.kind, x.d::jsonb
+    FROM r, unnest($21::uuid[], $23::text[], $24::text[]) WITH ORDINALITY AS x(e, kind, d, o)
+    RETURNING event_id, seq, event, data
+), ob AS (
+    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
+    SELECT event_id, $1, $2, seq, $25,
+           convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', $2::uuid,
+                                         'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
+    FROM ev ORDER BY seq
+)
+SELECT q.o AS ordinal, j.id AS job_id FROM q JOIN j ON j.k = q.k ORDER BY q.o

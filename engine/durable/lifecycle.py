@@ -172,27 +172,32 @@ async def apply_decision(
     head_id = uuid.UUID(head["id"])
     if values is None:
         values = checkpoint_values(graph, head)
+    if decision.kind == "continue":
+        step_cp = decision.checkpoint or head
+        for t in decision.tasks:
+            evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
+                                                   "triggers": list(t.triggers), "input": t.send_arg}))
+        rows = _task_rows(run, decision.tasks, decision.resume, decision.kept)
+        deferred = await conn.fetch(
+            Q["advance_step"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
+            steps[-1] if steps else None, values, uuid.UUID(step_cp["id"]), *rows.columns(),
+            jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in evs], rows.outcomes,
+            [e.event for e in evs], [jsonb_text(e.data) for e in evs],
+            events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]),
+        )
+        if not decision.tasks:
+            # every task of the step already has its outcome (kept from before): close the step now
+            from engine.durable.step import close_step
+
+            return await close_step(conn, rt, run, uuid.UUID(step_cp["id"]))
+        return Enqueued(checkpoint=step_cp, jobs=[(rows.specs[r["ordinal"] - 1], r["job_id"]) for r in deferred])
+
     # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
     interrupts = interrupts_by_task(decision.outcomes or pending or {}) if decision.kind == "interrupted" else {}
     await conn.execute(
         Q["persist_head"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
         steps[-1] if steps else None, values, interrupts,
     )
-
-    if decision.kind == "continue":
-        step_cp = decision.checkpoint or head
-        step_id = uuid.UUID(step_cp["id"])
-        jobs_ = await _enqueue_tasks(conn, run, step_id, decision.tasks, decision.resume, decision.kept)
-        for t in decision.tasks:
-            evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
-                                                   "triggers": list(t.triggers), "input": t.send_arg}))
-        await append(conn, rt, run, evs)
-        if not decision.tasks:
-            # every task of the step already has its outcome (kept from before): close the step now
-            from engine.durable.step import close_step
-
-            return await close_step(conn, rt, run, step_id)
-        return Enqueued(checkpoint=step_cp, jobs=jobs_)
 
     if decision.kind == "interrupted":
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
@@ -207,42 +212,41 @@ async def apply_decision(
     return None
 
 
-async def _enqueue_tasks(
-    conn: asyncpg.Connection,
-    run: Mapping[str, Any],
-    checkpoint_id: uuid.UUID,
-    tasks: Sequence[TaskSpec],
-    resume: Mapping[str, list[Any]],
-    kept: Pending,
-) -> list[tuple[TaskSpec, int]]:
-    """Insert the step's task rows (kept outcomes as already done) and defer a job per task to run.
-    Returns (task, job id) of the jobs deferred."""
-    everything = [*tasks, *(spec for spec, _ in kept.values())]
-    if not everything:
-        return []
-    ids, stepn, names, specs, statuses, resumes, outcomes = [], [], [], [], [], [], []
-    for t in everything:
+@dataclass
+class TaskRows:
+    """The task rows of a superstep as parallel columns (the `advance_step` parameters)."""
+
+    specs: list[TaskSpec]
+    ids: list[str]
+    steps: list[int]
+    names: list[str]
+    spec_json: list[str | None]
+    statuses: list[str]
+    resumes: list[str | None]
+    job_args: list[str | None]
+    outcomes: list[str | None]
+
+    def columns(self) -> tuple[list[Any], ...]:
+        return (self.ids, self.steps, self.names, self.spec_json, self.statuses, self.resumes, self.job_args)
+
+
+def _task_rows(run: Mapping[str, Any], tasks: Sequence[TaskSpec], resume: Mapping[str, list[Any]],
+               kept: Pending) -> TaskRows:
+    """The step's tasks to run (each gets a job) and the outcomes kept from before (already done)."""
+    rows = TaskRows([], [], [], [], [], [], [], [], [])
+    for t in [*tasks, *(spec for spec, _ in kept.values())]:
         outcome = kept[t.id][1] if t.id in kept else None
-        ids.append(t.id)
-        stepn.append(t.step)
-        names.append(t.name)
-        specs.append(jsonb_text(t.to_json()))
-        statuses.append(outcome.status if outcome is not None else "queued")
-        resumes.append(jsonb_text(resume[t.id]) if t.id in resume else None)
-        outcomes.append(jsonb_text(outcome.to_json()) if outcome is not None else None)
-    inserted = await conn.fetch(
-        Q["insert_tasks"], run["run_id"], run["thread_id"], checkpoint_id, ids, stepn, names, specs, statuses,
-        resumes, outcomes,
-    )
-    new = {r["task_id"] for r in inserted}
-    to_run = [t.id for t, st in zip(everything, statuses, strict=True) if st == "queued" and t.id in new]
-    job_ids = await jobs.defer(
-        conn, jobs.STEP_QUEUE, jobs.STEP_TASK, [{"run_id": str(run["run_id"]), "task_id": tid} for tid in to_run]
-    )
-    if job_ids:
-        await conn.execute(Q["set_task_jobs"], run["run_id"], to_run, job_ids)
-    by_id = {t.id: t for t in everything}
-    return [(by_id[tid], jid) for tid, jid in zip(to_run, job_ids, strict=True)]
+        rows.specs.append(t)
+        rows.ids.append(t.id)
+        rows.steps.append(t.step)
+        rows.names.append(t.name)
+        rows.spec_json.append(jsonb_text(t.to_json()))
+        rows.statuses.append(outcome.status if outcome is not None else "queued")
+        rows.resumes.append(jsonb_text(resume[t.id]) if t.id in resume else None)
+        rows.outcomes.append(jsonb_text(outcome.to_json()) if outcome is not None else None)
+        rows.job_args.append(None if outcome is not None else
+                             jsonb_text({"run_id": str(run["run_id"]), "task_id": t.id}))
+    return rows
 
 
 async def end_run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -36,3 +36,14 @@ def eventually_sync(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {within}s (last value: {last!r})")
         time.sleep(interval)
+
+
+async def sql_rows(dsn: str, query: str, *args: object) -> list[Any]:
+    """Rows of one query on a fresh connection: for tests that look at the database directly."""
+    from engine.durable.db import connect
+
+    conn = await connect(dsn)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()

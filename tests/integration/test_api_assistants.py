@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Iterator
 from typing import Annotated, Any, TypedDict
 
 import httpx
@@ -56,14 +55,8 @@ GRAPHS = _build()
 
 
 @pytest.fixture
-def base_url(database_url: str) -> Iterator[str]:
-    with serve_api(database_url, GRAPHS) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> LangGraphClient:
-    return get_client(url=base_url, api_key=None)
+def api_graphs() -> dict[str, object]:
+    return GRAPHS
 
 
 async def test_system_assistants_one_per_graph_stable_across_restarts(database_url: str) -> None:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import BadRequestError, NotFoundError, UnprocessableEntityError
 
 from engine import END, START, StateGraph
 from engine.durable import assistants, crons
 from engine.durable.db import connect
-from tests.integration.server import serve_api
 
 
 class State(TypedDict):
@@ -38,14 +35,8 @@ AGENT = str(assistants.system_assistant_id("agent"))
 
 
 @pytest.fixture
-def base_url(database_url: str) -> Iterator[str]:
-    with serve_api(database_url, GRAPHS) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> LangGraphClient:
-    return get_client(url=base_url, api_key=None)
+def api_graphs() -> dict[str, object]:
+    return GRAPHS
 
 
 def _ts(value: str) -> datetime:

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
-import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from engine.durable import kv
 from engine.durable.db import connect
-from tests.integration.server import serve_api
-
-
-@pytest.fixture
-def base_url(database_url: str) -> Iterator[str]:
-    with serve_api(database_url, {}) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> LangGraphClient:
-    return get_client(url=base_url, api_key=None)
-
-
-async def _sql(database_url: str, query: str, *args: Any) -> list[Any]:
-    conn = await connect(database_url)
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+from tests.support import sql_rows
 
 
 async def _expire(database_url: str, namespace: list[str], key: str) -> None:
-    await _sql(database_url, "UPDATE store_items SET expires_at = now() - interval '1 second' "
+    await sql_rows(database_url, "UPDATE store_items SET expires_at = now() - interval '1 second' "
                "WHERE namespace = $1 AND key = $2", namespace, key)
 
 
@@ -57,13 +33,13 @@ async def test_put_get_overwrite_delete(client: LangGraphClient) -> None:
 
 async def test_ttl_expiry_and_refresh(client: LangGraphClient, database_url: str) -> None:
     await client.store.put_item(["t"], "k", {"v": 1}, ttl=10)
-    (before,) = await _sql(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
-    await _sql(database_url, "UPDATE store_items SET expires_at = expires_at - interval '5 minutes'")
+    (before,) = await sql_rows(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
+    await sql_rows(database_url, "UPDATE store_items SET expires_at = expires_at - interval '5 minutes'")
     assert (await client.store.get_item(["t"], "k", refresh_ttl=False))["value"] == {"v": 1}
-    (kept,) = await _sql(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
+    (kept,) = await sql_rows(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
     assert kept["expires_at"] < before["expires_at"]
     await client.store.get_item(["t"], "k")  # refreshes by default
-    (refreshed,) = await _sql(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
+    (refreshed,) = await sql_rows(database_url, "SELECT expires_at FROM store_items WHERE key = 'k'")
     assert refreshed["expires_at"] >= before["expires_at"]
 
     await _expire(database_url, ["t"], "k")
@@ -77,7 +53,7 @@ async def test_ttl_expiry_and_refresh(client: LangGraphClient, database_url: str
         assert await kv.purge_expired(conn) == 1
     finally:
         await conn.close()
-    assert [r["key"] for r in await _sql(database_url, "SELECT key FROM store_items")] == ["forever"]
+    assert [r["key"] for r in await sql_rows(database_url, "SELECT key FROM store_items")] == ["forever"]
 
 
 async def test_search_prefix_filter_and_pages(client: LangGraphClient) -> None:

@@ -5,18 +5,15 @@ Status, values, checkpoints and runs belong to the run engine; here they are wri
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
 from engine import END, START, StateGraph
-from engine.durable.db import connect
-from tests.integration.server import serve_api
+from tests.support import sql_rows
 
 
 class State(TypedDict):
@@ -32,22 +29,8 @@ def _graph() -> object:
 
 
 @pytest.fixture
-def base_url(database_url: str) -> Iterator[str]:
-    with serve_api(database_url, {"agent": _graph()}) as url:
-        yield url
-
-
-@pytest.fixture
-def client(base_url: str) -> LangGraphClient:
-    return get_client(url=base_url, api_key=None)
-
-
-async def _sql(database_url: str, query: str, *args: Any) -> list[Any]:
-    conn = await connect(database_url)
-    try:
-        return list(await conn.fetch(query, *args))
-    finally:
-        await conn.close()
+def api_graphs() -> dict[str, object]:
+    return {"agent": _graph()}
 
 
 async def _checkpoints(database_url: str, thread_id: str, n: int) -> list[uuid.UUID]:
@@ -56,7 +39,7 @@ async def _checkpoints(database_url: str, thread_id: str, n: int) -> list[uuid.U
     tid = uuid.UUID(thread_id)
     for i, cid in enumerate(ids):
         parent = ids[i - 1] if i else None
-        await _sql(
+        await sql_rows(
             database_url,
             "INSERT INTO checkpoints (checkpoint_id, thread_id, parent_checkpoint_id, step, checkpoint, metadata, "
             "created_at) VALUES ($1, $2, $3, $4, $5, $6, now() + $4::int * interval '1 second')",
@@ -64,7 +47,7 @@ async def _checkpoints(database_url: str, thread_id: str, n: int) -> list[uuid.U
             {"id": str(cid), "parent_id": str(parent) if parent else None, "values": {"n": i}},
             {"step": i - 1, "thread_id": thread_id},
         )
-    await _sql(database_url, "UPDATE threads SET checkpoint_id = $2, \"values\" = $3 WHERE thread_id = $1",
+    await sql_rows(database_url, "UPDATE threads SET checkpoint_id = $2, \"values\" = $3 WHERE thread_id = $1",
                tid, ids[-1], {"n": n - 1})
     return ids
 
@@ -91,13 +74,13 @@ async def test_create_get_update_delete(client: LangGraphClient, database_url: s
 
     # delete cascades to runs
     run_id = uuid.uuid4()
-    await _sql(database_url,
+    await sql_rows(database_url,
                "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id) VALUES ($1, $2, $3, 'agent')",
                run_id, uuid.UUID(t["thread_id"]), uuid.uuid4())
     await client.threads.delete(t["thread_id"])
     with pytest.raises(NotFoundError, match="not found"):
         await client.threads.get(t["thread_id"])
-    assert await _sql(database_url, "SELECT 1 FROM runs WHERE run_id = $1", run_id) == []
+    assert await sql_rows(database_url, "SELECT 1 FROM runs WHERE run_id = $1", run_id) == []
     with pytest.raises(NotFoundError):
         await client.threads.delete(t["thread_id"])
     with pytest.raises(NotFoundError):
@@ -145,10 +128,10 @@ async def test_status_error_comes_from_latest_run(client: LangGraphClient, datab
     tid = uuid.UUID(t["thread_id"])
     insert = ("INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, error, created_at) "
               "VALUES ($1, $2, $3, 'agent', 'error', $4, now() + $5 * interval '1 second')")
-    await _sql(database_url, insert, uuid.uuid4(), tid, uuid.uuid4(), {"error": "Old", "message": "old"}, 0)
-    await _sql(database_url, insert, uuid.uuid4(), tid, uuid.uuid4(), {"error": "TypeError", "message": "boom"}, 1)
+    await sql_rows(database_url, insert, uuid.uuid4(), tid, uuid.uuid4(), {"error": "Old", "message": "old"}, 0)
+    await sql_rows(database_url, insert, uuid.uuid4(), tid, uuid.uuid4(), {"error": "TypeError", "message": "boom"}, 1)
     assert "error" not in await client.threads.get(t["thread_id"])
-    await _sql(database_url, "UPDATE threads SET status = 'error' WHERE thread_id = $1", tid)
+    await sql_rows(database_url, "UPDATE threads SET status = 'error' WHERE thread_id = $1", tid)
     got = await client.threads.get(t["thread_id"])
     assert got["status"] == "error" and got["error"] == {"error": "TypeError", "message": "boom"}
 
@@ -157,9 +140,9 @@ async def test_search_count_sort_and_extract(client: LangGraphClient, base_url: 
     made = []
     for i in range(4):
         made.append(await client.threads.create(metadata={"i": i, "group": "g"}))
-    await _sql(database_url, "UPDATE threads SET status = 'interrupted', \"values\" = $2 WHERE thread_id = $1",
+    await sql_rows(database_url, "UPDATE threads SET status = 'interrupted', \"values\" = $2 WHERE thread_id = $1",
                uuid.UUID(made[1]["thread_id"]), {"messages": [{"content": "hi"}, {"content": "last"}], "k": 1})
-    await _sql(database_url, "UPDATE threads SET \"values\" = $2 WHERE thread_id = $1",
+    await sql_rows(database_url, "UPDATE threads SET \"values\" = $2 WHERE thread_id = $1",
                uuid.UUID(made[2]["thread_id"]), {"k": 2})
 
     found = await client.threads.search(metadata={"group": "g"})
@@ -201,7 +184,7 @@ async def test_copy_remaps_checkpoints(client: LangGraphClient, database_url: st
     assert copy["thread_id"] != t["thread_id"]
     assert copy["metadata"] == {"owner": "me"} and copy["values"] == {"n": 2}
 
-    rows = await _sql(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1 ORDER BY created_at",
+    rows = await sql_rows(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1 ORDER BY created_at",
                       uuid.UUID(copy["thread_id"]))
     assert len(rows) == 3
     new_ids = [r["checkpoint_id"] for r in rows]
@@ -211,11 +194,11 @@ async def test_copy_remaps_checkpoints(client: LangGraphClient, database_url: st
     assert [r["checkpoint"]["id"] for r in rows] == [str(i) for i in new_ids]
     assert rows[2]["checkpoint"]["parent_id"] == str(new_ids[1])
     assert all(r["metadata"]["thread_id"] == copy["thread_id"] for r in rows)
-    head = await _sql(database_url, "SELECT checkpoint_id FROM threads WHERE thread_id = $1",
+    head = await sql_rows(database_url, "SELECT checkpoint_id FROM threads WHERE thread_id = $1",
                       uuid.UUID(copy["thread_id"]))
     assert head[0]["checkpoint_id"] == new_ids[-1]
     # the original is untouched
-    assert len(await _sql(database_url, "SELECT 1 FROM checkpoints WHERE thread_id = $1",
+    assert len(await sql_rows(database_url, "SELECT 1 FROM checkpoints WHERE thread_id = $1",
                           uuid.UUID(t["thread_id"]))) == 3
     with pytest.raises(NotFoundError):
         await client.threads.copy(str(uuid.uuid4()))
@@ -229,7 +212,7 @@ async def test_prune(client: LangGraphClient, database_url: str) -> None:
 
     result = await client.threads.prune([c["thread_id"], str(uuid.uuid4())], strategy="keep_latest")
     assert result == {"pruned_count": 1}
-    rows = await _sql(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1", uuid.UUID(c["thread_id"]))
+    rows = await sql_rows(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1", uuid.UUID(c["thread_id"]))
     assert [r["checkpoint_id"] for r in rows] == [ids[-1]]
     assert rows[0]["parent_checkpoint_id"] is None and rows[0]["checkpoint"]["parent_id"] is None
     assert (await client.threads.get(c["thread_id"]))["values"] == {"n": 2}

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from engine.core.types import PULL, PUSH, Interrupt
 
-DEFAULT_RECURSION_LIMIT = 25
+DEFAULT_RECURSION_LIMIT = 10007  # LangGraph 1.2's default: graphs that loop there loop here too
 
 TaskStatus = Literal["success", "interrupted", "error"]
 DecisionKind = Literal["continue", "interrupted", "done", "error"]

@@ -26,6 +26,7 @@ from engine.core.api import (
     prepare_run,
     state_snapshot,
 )
+from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.types import Command
 from engine.durable import events, jobs
 from engine.durable.db import jsonb_text
@@ -51,7 +52,7 @@ def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
     return RunOptions(
         interrupt_before=kwargs.get("interrupt_before"),
         interrupt_after=kwargs.get("interrupt_after"),
-        recursion_limit=int(config.get("recursion_limit") or 25),
+        recursion_limit=int(config.get("recursion_limit") or DEFAULT_RECURSION_LIMIT),
         config=config,
         context=kwargs.get("context") or {},
     )

@@ -108,3 +108,14 @@ async def test_webhook_target_down_is_retried_and_crashes_nothing(database_url: 
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_webhook_through_the_sdk(database_url: str) -> None:
+    with webhook_target() as (hook, received):
+        async with live(database_url, GRAPHS) as (url, _):
+            client = get_client(url=url, api_key=None)
+            tid = (await client.threads.create())["thread_id"]
+            run = await client.runs.create(tid, "linear", input={"n": 0, "trail": []}, webhook=hook)
+            await client.runs.join(tid, run["run_id"])
+            await eventually(lambda: _async(len(received)), what="webhook")
+            assert received[0]["run_id"] == run["run_id"] and received[0]["status"] == "success"

@@ -67,7 +67,8 @@ SELECT i, t, ns, p, r, s, c::jsonb, m::jsonb
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::int[], $7::text[], $8::text[])
      AS u(i, t, ns, p, r, s, c, m)
 -- the core re-saves a checkpoint under the same id when a resume applies its Command's writes to it
-ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.checkpoint,
+    replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
 
 -- name: get_checkpoint
 SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
@@ -95,14 +96,14 @@ WHERE t.run_id = $1 AND t.task_id = $2
 SELECT task_id, spec, status, outcome, resume FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 ORDER BY task_id
 
 -- name: latest_tasks_for_checkpoint
--- The pending writes and interrupts of checkpoint $1: the tasks of the newest run that executed it,
--- only while its superstep is open (no child checkpoint). Once a child exists they are history, as
--- in LangGraph, and a fork from $1 re-runs them.
-SELECT task_id, spec, status, outcome, resume FROM tasks
-WHERE checkpoint_id = $1 AND run_id = (
-    SELECT run_id FROM tasks WHERE checkpoint_id = $1 ORDER BY created_at DESC LIMIT 1)
+-- The pending writes and interrupts of checkpoint $1, while its superstep is open (no child checkpoint;
+-- once a child exists they are history, as in LangGraph, and a fork from $1 re-runs them): per task,
+-- its newest outcome that counts. A cancelled attempt (e.g. a resume cancelled mid-step) does not erase
+-- the interrupt it was answering.
+SELECT DISTINCT ON (task_id) task_id, spec, status, outcome, resume FROM tasks
+WHERE checkpoint_id = $1 AND status IN ('success', 'interrupted')
   AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE parent_checkpoint_id = $1)
-ORDER BY task_id
+ORDER BY task_id, created_at DESC
 
 -- name: queued_jobs_of_run
 SELECT job_id FROM tasks WHERE run_id = $1 AND status = 'queued' AND job_id IS NOT NULL
@@ -123,16 +124,6 @@ INSERT INTO webhook_deliveries (run_id, url) VALUES ($1, $2) ON CONFLICT (run_id
 
 -- name: notify_run_done
 SELECT pg_notify('duragraph_run_done', $1::text)
-
--- name: reset_thread_head
--- After a rollback: the thread's head goes back to its newest remaining checkpoint.
-UPDATE threads t SET checkpoint_id = c.checkpoint_id, "values" = c.checkpoint->'values', interrupts = '{}',
-                     updated_at = now()
-FROM (SELECT (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
-              ORDER BY created_at DESC LIMIT 1) AS checkpoint_id,
-             (SELECT checkpoint FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
-              ORDER BY created_at DESC LIMIT 1) AS checkpoint) c
-WHERE t.thread_id = $1
 
 -- name: delete_run_row
 DELETE FROM runs WHERE run_id = $1
@@ -197,7 +188,8 @@ WITH cp AS (
                              checkpoint, metadata)
     SELECT i, $2, '', p, $1, s, c::jsonb, m::jsonb
     FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[]) AS u(i, p, s, c, m)
-    ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+    ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.checkpoint,
+    replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
 ), adv AS (
     UPDATE runs SET checkpoint_id = $8, step = $9, updated_at = now()
     WHERE run_id = $1 AND cardinality($3::uuid[]) > 0
@@ -222,7 +214,8 @@ WITH cp AS (
                              checkpoint, metadata)
     SELECT i, $2, '', p, $1, s, c::jsonb, m::jsonb
     FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[]) AS u(i, p, s, c, m)
-    ON CONFLICT (checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint
+    ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.checkpoint,
+    replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
 ), r AS (
     UPDATE runs SET checkpoint_id = CASE WHEN cardinality($3::uuid[]) > 0 THEN $8 ELSE checkpoint_id END,
                     step = COALESCE($9, step), last_seq = last_seq + cardinality($21::uuid[]), updated_at = now()
@@ -259,3 +252,23 @@ WITH cp AS (
     FROM ev ORDER BY seq
 )
 SELECT q.o AS ordinal, j.id AS job_id FROM q JOIN j ON j.k = q.k ORDER BY q.o
+
+-- name: settle_thread
+-- The thread's status once a run that ran has ended (also what `busy` falls back to later).
+UPDATE threads SET status = $2, settled_status = $2, updated_at = now() WHERE thread_id = $1
+
+-- name: refresh_thread_status
+-- `busy` while a run is pending or running, else the settled status.
+UPDATE threads SET status = CASE WHEN EXISTS (
+    SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')) THEN 'busy' ELSE settled_status END,
+    updated_at = now()
+WHERE thread_id = $1
+
+-- name: restore_replaced_checkpoints
+-- Rolling back run $1: checkpoints it re-saved (a resume applying its Command) get their document back.
+UPDATE checkpoints SET checkpoint = previous_checkpoint, previous_checkpoint = NULL, replaced_by_run = NULL
+WHERE replaced_by_run = $1
+
+-- name: newest_checkpoint
+SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
+ORDER BY created_at DESC, checkpoint_id DESC LIMIT 1

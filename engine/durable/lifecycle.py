@@ -121,7 +121,7 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
         from engine.core.errors import error_json
 
         await append(conn, rt, run, [metadata_event])
-        await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error")
+        await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error", ran=True)
         return
     await apply_decision(conn, rt, run, decision, base=checkpoint, pending=pending, first_events=[metadata_event])
 
@@ -262,8 +262,14 @@ async def end_run(
     cancel_action: str | None = None,
     promote: bool = True,
     first_events: Sequence[events.Event] = (),
+    ran: bool | None = None,
+    settle: bool = True,
 ) -> None:
-    """Close a locked run: final status, drop its open steps, end event, webhook, next queued run."""
+    """Close a locked run: final status, drop its open steps, end event, webhook; then (`settle`) the
+    thread: its next queued run starts, or its status settles. `ran` says whether the run got to run
+    (default: it was `running` when locked); `thread_status` is what it leaves the thread in if so."""
+    if ran is None:
+        ran = run["status"] == "running"
     run_id, thread_id = run["run_id"], run["thread_id"]
     job_ids = [r["job_id"] for r in await conn.fetch(Q["queued_jobs_of_run"], run_id)]
     await conn.execute(Q["cancel_open_tasks"], run_id)
@@ -282,12 +288,36 @@ async def end_run(
         await jobs.defer(conn, jobs.STEP_QUEUE, jobs.DELETE_THREAD_TASK, [{"thread_id": str(thread_id)}],
                          at=now() + dt.timedelta(seconds=TEMPORARY_THREAD_GRACE_SECONDS))
     await conn.execute(Q["notify_run_done"], str(run_id))
+    if settle:
+        await settle_thread(conn, rt, thread_id, ran=ran, thread_status=thread_status, promote=promote)
+
+
+async def settle_thread(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.UUID, *, ran: bool,
+                        thread_status: str, promote: bool = True) -> None:
+    """After a run ended: a run that ran settles the thread's status; then the next queued run starts,
+    or the thread shows `busy` (runs still waiting) or its settled status. A run that never started
+    (a queued run cancelled) leaves a thread that another run is running alone."""
+    if await conn.fetchval(Q["running_run_of_thread"], thread_id) is not None:
+        return
+    if ran:
+        await conn.execute(Q["settle_thread"], thread_id, thread_status)
     nxt = await conn.fetchrow(Q["next_pending_run"], thread_id) if promote else None
     if nxt is not None:
-        nrun = await conn.fetchrow(Q["lock_run"], nxt["run_id"])
-        await start_run(conn, rt, nrun)
+        await start_run(conn, rt, await conn.fetchrow(Q["lock_run"], nxt["run_id"]))
     else:
-        await conn.execute(Q["set_thread_status"], thread_id, thread_status)
+        await conn.execute(Q["refresh_thread_status"], thread_id)
+
+
+async def reset_thread_head(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.UUID, graph_id: str) -> None:
+    """After a rollback: the thread's head is its newest remaining checkpoint again."""
+    row = await conn.fetchrow(Q["newest_checkpoint"], thread_id)
+    if row is None:
+        await conn.execute(Q["set_thread_head"], thread_id, None, None, {})
+        return
+    graph = rt.graph(graph_id)
+    pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
+    await conn.execute(Q["set_thread_head"], thread_id, row["checkpoint_id"],
+                       checkpoint_values(graph, row["checkpoint"]), interrupts_by_task(pending))
 
 
 async def start_due_run(conn: asyncpg.Connection, rt: Runtime, run_id: uuid.UUID) -> None:

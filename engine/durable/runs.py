@@ -112,6 +112,10 @@ class RunService:
         thread_id = req.thread_id or uuid7()
         if temporary:
             await conn.execute(Q["insert_thread"], thread_id, {"graph_id": graph_id})
+        # Lock order is run rows, then the thread row, everywhere: a step's completion holds its run and
+        # then writes the thread's head. So the active runs are locked BEFORE the thread (a creator waits
+        # for a completion in flight instead of deadlocking with it), and read again once the thread is held.
+        await conn.fetch(Q["active_runs_for_update"], thread_id)
         thread = await conn.fetchrow(Q["lock_thread"], thread_id)
         if thread is None:
             if req.if_not_exists != "create":
@@ -191,15 +195,21 @@ class RunService:
         run = await conn.fetchrow(Q["lock_run"], run_id)
         if run is None or run["status"] not in ("pending", "running"):
             return
-        was_running = run["status"] == "running"
-        await lifecycle.end_run(
-            conn, self.rt, run, "interrupted", thread_status="interrupted" if was_running else "idle",
-            cancel_action=action, promote=promote,
-        )
-        if action == "rollback":
-            await conn.execute(Q["delete_run_checkpoints"], run_id)
-            await conn.execute(Q["delete_run_row"], run_id)
-            await conn.execute(Q["reset_thread_head"], run["thread_id"])
+        if action != "rollback":
+            # a cancelled run that was running leaves its thread interrupted (its checkpoint still has `next`)
+            await lifecycle.end_run(conn, self.rt, run, "interrupted", thread_status="interrupted",
+                                    cancel_action=action, promote=promote)
+            return
+        # rollback: as if the run never happened. Its steps stop, its checkpoints go (those it re-saved get
+        # their document back), then the thread settles as it was before and the next queued run starts
+        await lifecycle.end_run(conn, self.rt, run, "interrupted", thread_status="interrupted",
+                                cancel_action=action, settle=False)
+        await conn.execute(Q["restore_replaced_checkpoints"], run_id)
+        await conn.execute(Q["delete_run_checkpoints"], run_id)
+        await conn.execute(Q["delete_run_row"], run_id)
+        await lifecycle.reset_thread_head(conn, self.rt, run["thread_id"], run["graph_id"])
+        await lifecycle.settle_thread(conn, self.rt, run["thread_id"], ran=False, thread_status="idle",
+                                      promote=promote)
 
     async def cancel(self, run_ids: Sequence[uuid.UUID], *, action: str = "interrupt",
                      thread_id: uuid.UUID | None = None) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
+
 import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, NodeTimeoutError, error_json
@@ -27,6 +29,15 @@ JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
 T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
+COMPLETE_ATTEMPTS = 5
+TRANSIENT: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # e.g. the backend was terminated
+    asyncpg.InterfaceError,  # e.g. the connection was closed under the transaction
+    OSError,
+)
 
 
 def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID, task_id: str) -> dict[str, Any]:
@@ -74,15 +85,35 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_i
     worker dies the reaper re-queues it like any other."""
     step = await load_step(rt, run_id, task_id)
     while step is not None:
+        current = step
         try:
-            outcome, attempts = await run_node(rt, step)
+            outcome, attempts = await run_node(rt, current)
         except Cancelled:
-            if step.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
+            if current.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
                 async with rt.pool.acquire() as conn:
-                    await conn.execute(JQ["finish_claimed_job"], step.job_id)
+                    await conn.execute(JQ["finish_claimed_job"], current.job_id)
             return
-        step = await _complete(rt, step.run_id, step.spec, outcome, attempts, step.checkpoint,
-                               claim_for=worker_id, own_job=step.job_id)
+        except BaseException:
+            await _release_claimed(rt, current)
+            raise
+        try:
+            step = await _complete(rt, current.run_id, current.spec, outcome, attempts, current.checkpoint,
+                                   claim_for=worker_id, own_job=current.job_id)
+        except BaseException:
+            await _release_claimed(rt, current)
+            raise
+
+
+async def _release_claimed(rt: Runtime, step: Step) -> None:
+    """A claimed step that cannot finish here (a failure, a shutdown) goes back to the queue at once,
+    instead of waiting for this worker to be declared dead."""
+    if step.job_id is None:
+        return
+    try:
+        async with rt.pool.acquire() as conn:
+            await conn.execute(JQ["requeue_job"], step.job_id)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        log.warning("could not release claimed step %s; the reaper will", step.spec.id, exc_info=True)
 
 
 async def run_node(rt: Runtime, step: Step) -> tuple[TaskOutcome, int]:
@@ -164,6 +195,35 @@ async def _complete(
     claim_for: int | None = None,
     own_job: int | None = None,
     committed: list[bool] | None = None,
+) -> Step | None:
+    """`_complete_once`, retried on transient database failures (deadlock, serialization, a lost
+    connection): the transaction rolled back, so trying again is safe, and a completion that did commit
+    makes the retry a no-op."""
+    for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+        if committed is not None:
+            committed.clear()
+        try:
+            return await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
+                                        own_job=own_job, committed=committed)
+        except TRANSIENT as exc:
+            if attempt == COMPLETE_ATTEMPTS:
+                raise
+            log.warning("completing step %s failed (%s); retrying", spec.id, exc)
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def _complete_once(
+    rt: Runtime,
+    run_id: uuid.UUID,
+    spec: TaskSpec,
+    outcome: TaskOutcome,
+    attempts: int,
+    checkpoint: dict[str, Any] | None,
+    *,
+    claim_for: int | None,
+    own_job: int | None,
+    committed: list[bool] | None,
 ) -> Step | None:
     task_id = spec.id
     async with rt.pool.acquire() as conn, conn.transaction():

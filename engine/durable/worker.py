@@ -35,7 +35,10 @@ def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
                                                kwargs={"options": "-c synchronous_commit=off"})
     app = procrastinate.App(connector=connector)
 
-    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE, pass_context=True)
+    # a step whose body failed for an infrastructure reason (its node's own errors are outcomes) is
+    # delivered again; completion is idempotent, so a step that did commit is a no-op then
+    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE, pass_context=True,
+              retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=1))
     async def step(context: procrastinate.JobContext, run_id: str, task_id: str) -> None:
         async with rt.pool.acquire() as conn:
             worker_id = await conn.fetchval(JQ["job_worker"], context.job.id)

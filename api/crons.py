@@ -13,7 +13,6 @@ from litestar import Response, Router, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from api.app import ApiResponse, Conn, Graphs
-from api.errors import BadRequest
 from api.schemas import (
     CronCount,
     CronCreate,
@@ -26,6 +25,7 @@ from api.schemas import (
     select_fields,
 )
 from engine.durable import assistants, crons
+from engine.errors import BadRequest
 
 
 def _utc(value: datetime | None) -> datetime | None:

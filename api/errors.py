@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import ExceptionHandlersMap
 
 from engine.core.errors import EngineError
-from engine.errors import InvalidInput, ServiceError
+from engine.errors import ServiceError
 
 log = logging.getLogger("duragraph.api")
 
@@ -50,11 +50,6 @@ CODE_BY_STATUS: dict[int, str] = {
     429: "too_many_requests", 503: "unavailable",
 }
 
-
-class BadRequest(InvalidInput):
-    """A request the API refuses outright (400), e.g. an empty PATCH body."""
-
-    code = "bad_request"
 
 
 def status_for(code: str) -> int:

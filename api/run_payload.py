@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from engine.durable.runs import RunRequest
-from engine.errors import InvalidInput, Unsupported
+from engine.errors import BadRequest, InvalidInput, Unsupported
 
 STREAM_MODES = frozenset(
     {"values", "updates", "messages", "messages-tuple", "custom", "events", "debug", "tasks", "checkpoints"}
@@ -95,7 +95,7 @@ def to_request(body: RunCreate, thread_id: uuid.UUID | None) -> RunRequest:
         if body.checkpoint_id or body.checkpoint:
             raise InvalidInput("checkpoint_id: a stateless run has no thread to start from")
         if command and "resume" in command:
-            raise InvalidInput("You must provide a thread_id when resuming.")
+            raise BadRequest("You must provide a thread_id when resuming.")
     elif body.on_completion is not None:
         raise InvalidInput("on_completion applies to stateless runs only (POST /runs...)")
     return RunRequest(

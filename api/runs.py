@@ -16,7 +16,7 @@ from litestar.response import Stream
 
 from api.app import ApiResponse
 from api.run_payload import RunCreate, to_request
-from api.schemas import parse_uuid
+from api.schemas import parse_uuid, select_fields
 from engine.core import serde
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
@@ -25,6 +25,8 @@ from engine.durable.waiter import RunWaiter
 from engine.errors import InvalidInput, NotFound
 
 HEARTBEAT_SECONDS = 5.0
+RUN_FIELDS = ("run_id", "thread_id", "assistant_id", "created_at", "updated_at", "status", "metadata", "kwargs",
+              "multitask_strategy")
 
 
 @asynccontextmanager
@@ -146,9 +148,7 @@ async def list_runs(
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must be >= 0")
     rows = await runs_of(state).list(parse_uuid(thread_id), limit=limit, offset=offset, status=status or None)
-    if select:
-        rows = [{k: v for k, v in r.items() if k in select} for r in rows]
-    return rows
+    return [select_fields(r, select, RUN_FIELDS) for r in rows]
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}")

@@ -276,7 +276,7 @@ class FrameMapper:
             "values": d.get("values") or {},
             "metadata": {"source": d.get("source"), "step": d.get("step"), "parents": {}},
             "next": d.get("next") or [],
-            "tasks": d.get("tasks") or [],
+            "tasks": [_checkpoint_task(t) for t in d.get("tasks") or []],
         }
 
     def _task_meta(self, task_id: str | None) -> dict[str, Any]:
@@ -371,3 +371,16 @@ def _error_text(error: Any) -> str | None:
     if isinstance(error, Mapping):
         return f"{error.get('type', 'Error')}: {error.get('message', '')}".rstrip(": ")
     return str(error)
+
+
+def _checkpoint_task(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A task of a `checkpoints` / `debug` checkpoint payload, in the SDK's CheckpointTaskPayload shape:
+    `state` always (subgraph state is not kept separately: null), `error` and `result` only when set."""
+    out: dict[str, Any] = {"id": task["id"], "name": task["name"], "interrupts": task.get("interrupts") or [],
+                           "state": None}
+    if task.get("error"):
+        err = task["error"]
+        out["error"] = err if isinstance(err, str) else f"{err.get('type', 'Error')}: {err.get('message', '')}"
+    if task.get("result") is not None:
+        out["result"] = task["result"]
+    return out

@@ -27,6 +27,26 @@ def _checkpoint_id(checkpoint_id: str | None, checkpoint: dict[str, Any] | None)
     return parse_uuid(raw, "checkpoint") if raw else None
 
 
+STATE_FIELDS = ("values", "next", "tasks", "checkpoint", "metadata", "created_at", "parent_checkpoint",
+                "interrupts", "checkpoint_id", "parent_checkpoint_id")
+
+
+def select_state(state: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    """Only the `select`ed fields of a ThreadState; `values.<key>` keeps one state key of `values`."""
+    if not select:
+        return state
+    keys = [f.split(".", 1)[1] for f in select if f.startswith("values.")]
+    fields = [f for f in select if not f.startswith("values.")]
+    unknown = [f for f in fields if f not in STATE_FIELDS]
+    if unknown:
+        raise InvalidInput(f"Invalid select field(s) {unknown}: expected any of {list(STATE_FIELDS)} "
+                           "or values.<key>")
+    out = {k: v for k, v in state.items() if k in fields}
+    if keys and "values" not in fields:
+        out["values"] = {k: v for k, v in (state.get("values") or {}).items() if k in keys}
+    return out
+
+
 def _no_subgraphs(subgraphs: bool | str | None) -> None:
     if subgraphs in (True, "true", "1"):
         # subgraphs run inside their parent's step; their own checkpoints are not kept separately
@@ -34,28 +54,34 @@ def _no_subgraphs(subgraphs: bool | str | None) -> None:
 
 
 @get("/threads/{thread_id:str}/state")
-async def get_state(thread_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None) -> dict[str, Any]:
+async def get_state(
+    thread_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None,
+    select: FromQuery[list[str] | None] = None,
+) -> dict[str, Any]:
     _no_subgraphs(subgraphs)
-    return await svc(state).get(parse_uuid(thread_id))
+    return select_state(await svc(state).get(parse_uuid(thread_id)), select)
 
 
 @get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
 async def get_state_at(
-    thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None
+    thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None,
+    select: FromQuery[list[str] | None] = None,
 ) -> dict[str, Any]:
     _no_subgraphs(subgraphs)
-    return await svc(state).get(parse_uuid(thread_id), parse_uuid(checkpoint_id, "checkpoint"))
+    return select_state(await svc(state).get(parse_uuid(thread_id), parse_uuid(checkpoint_id, "checkpoint")), select)
 
 
 class StateAtCheckpoint(msgspec.Struct, kw_only=True):
     checkpoint: dict[str, Any]
     subgraphs: bool | None = None
+    select: list[str] | None = None
 
 
 @post("/threads/{thread_id:str}/state/checkpoint", status_code=200)
 async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State) -> dict[str, Any]:
     _no_subgraphs(data.subgraphs)
-    return await svc(state).get(parse_uuid(thread_id), _checkpoint_id(None, data.checkpoint))
+    return select_state(await svc(state).get(parse_uuid(thread_id), _checkpoint_id(None, data.checkpoint)),
+                        data.select)
 
 
 class StateUpdate(msgspec.Struct, kw_only=True):
@@ -78,6 +104,7 @@ class HistoryQuery(msgspec.Struct, kw_only=True):
     before: str | dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
+    select: list[str] | None = None
 
 
 def _before(before: str | dict[str, Any] | None) -> uuid.UUID | None:
@@ -94,8 +121,10 @@ async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], s
         raise InvalidInput("limit must be >= 1")
     tid = parse_uuid(thread_id)
     if data.checkpoint and data.checkpoint.get("checkpoint_id"):
-        return [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
-    return await svc(state).history(tid, limit=data.limit, before=_before(data.before), metadata=data.metadata)
+        history = [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
+    else:
+        history = await svc(state).history(tid, limit=data.limit, before=_before(data.before), metadata=data.metadata)
+    return [select_state(h, data.select) for h in history]
 
 
 @get("/threads/{thread_id:str}/history")

@@ -33,6 +33,12 @@ class InvalidInput(ServiceError):
     code = "invalid_input"
 
 
+class BadRequest(InvalidInput):
+    """A request refused outright (HTTP 400), e.g. an empty update, or a resume without a thread."""
+
+    code = "bad_request"
+
+
 class Unsupported(ServiceError):
     """A field or feature the LangGraph Platform API has and DuraGraph does not support (yet)."""
 

@@ -11,9 +11,12 @@ SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, mult
 FROM runs WHERE run_id = $1
 
 -- name: insert_run
+-- A delayed run ($10 = after_seconds) is created in the future, as the official server shows it; the
+-- clock is the transaction's, like every other timestamp of the run.
 INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, multitask_strategy,
                   temporary, webhook, scheduled_at, created_at)
-VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, now() + make_interval(secs => $10),
+        now() + make_interval(secs => $10))
 RETURNING run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
           multitask_strategy, temporary, webhook, cancel_requested, created_at
 

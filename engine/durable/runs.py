@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from engine.durable import jobs, lifecycle
 from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
 from engine.durable.waiter import TERMINAL, RunWaiter
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import BadRequest, Conflict, InvalidInput, NotFound
 
 Q = sql.queries("runs.sql")
 SYSTEM_ASSISTANT_NS = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -104,7 +103,7 @@ class RunService:
         if reserved:
             raise InvalidInput(f"config.configurable may not set reserved keys: {sorted(reserved)}")
         if req.thread_id is None and req.command and "resume" in req.command:
-            raise InvalidInput("You must provide a thread_id when resuming.")
+            raise BadRequest("You must provide a thread_id when resuming.")
         assistant = await self._resolve_assistant(conn, req.assistant_id)
         graph_id = assistant["graph_id"]
         self.rt.graph(graph_id)
@@ -157,16 +156,16 @@ class RunService:
             "on_completion": req.on_completion if temporary else None,
         }
         metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
-        scheduled = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max(0.0, req.after_seconds))
         run = await conn.fetchrow(
             Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,
-            req.multitask_strategy, temporary, req.webhook, scheduled,
+            req.multitask_strategy, temporary, req.webhook, max(0.0, req.after_seconds),
         )
         await conn.execute(Q["stamp_thread_metadata"], thread_id,
                            {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}, graph_id)
         await conn.execute(Q["set_thread_status"], thread_id, "busy")
         if req.after_seconds > 0:
-            await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}], at=scheduled)
+            await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}],
+                             at=run["created_at"])
         elif not active:
             await lifecycle.start_run(conn, self.rt, run)
         out = await conn.fetchrow(Q["get_run"], run_id)

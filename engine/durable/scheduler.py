@@ -42,6 +42,10 @@ def cron_run_request(cron: Mapping[str, Any]) -> RunRequest:
         on_completion="keep" if stateless and cron["on_run_completed"] == "keep" else "delete",
         stream_mode=list(p.get("stream_mode") or ["values"]) if not isinstance(p.get("stream_mode"), str)
         else [p["stream_mode"]],
+        stream_subgraphs=bool(p.get("stream_subgraphs")),
+        stream_resumable=bool(p.get("stream_resumable")),
+        after_seconds=float(p.get("after_seconds") or 0),
+        if_not_exists=p.get("if_not_exists") or "reject",
     )
 
 

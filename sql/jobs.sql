@@ -34,3 +34,8 @@ DELETE FROM procrastinate_jobs WHERE id = $1 AND status = 'doing'
 
 -- name: job_worker
 SELECT worker_id FROM procrastinate_jobs WHERE id = $1
+
+-- name: claimed_jobs_of_run
+-- Jobs of run $1's queued steps that worker $2 holds (a claim whose commit acknowledgement was lost).
+SELECT j.id FROM tasks t JOIN procrastinate_jobs j ON j.id = t.job_id
+WHERE t.run_id = $1 AND t.status = 'queued' AND j.status = 'doing' AND j.worker_id = $2

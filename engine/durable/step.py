@@ -8,6 +8,7 @@ row no longer `queued` and changes nothing. A completion that arrives after a ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
@@ -102,6 +103,13 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_i
         except BaseException:
             await _release_claimed(rt, current)
             raise
+
+
+async def _release_lost_claims(rt: Runtime, run_id: uuid.UUID, worker_id: int) -> None:
+    async with rt.pool.acquire() as conn:
+        for row in await conn.fetch(JQ["claimed_jobs_of_run"], run_id, worker_id):
+            with contextlib.suppress(asyncpg.RaiseError):
+                await conn.execute(JQ["requeue_job"], row["id"])
 
 
 async def _release_claimed(rt: Runtime, step: Step) -> None:
@@ -203,8 +211,13 @@ async def _complete(
         if committed is not None:
             committed.clear()
         try:
-            return await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
-                                        own_job=own_job, committed=committed)
+            result = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
+                                          own_job=own_job, committed=committed)
+            if attempt > 1 and result is None and claim_for is not None:
+                # the failed attempt may have committed after all (its acknowledgement lost) and claimed a
+                # successor we do not know about: hand such claims back to the queue (at-least-once)
+                await _release_lost_claims(rt, run_id, claim_for)
+            return result
         except TRANSIENT as exc:
             if attempt == COMPLETE_ATTEMPTS:
                 raise

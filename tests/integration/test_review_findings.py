@@ -10,6 +10,7 @@ import asyncpg
 
 from engine import END, START, StateGraph
 from engine.durable.runs import RunRequest
+from tests.integration import graphs as G
 from tests.integration.engine_support import Engine, engine
 from tests.support import eventually
 
@@ -229,3 +230,19 @@ async def test_rollback_of_a_resume_with_update_restores_the_state(database_url:
         gate(f"{key}:first").set()
         assert after["values"] == before["values"], (before["values"], after["values"])
         assert after["checkpoint_id"] == before["checkpoint_id"]
+
+
+async def test_claims_whose_commit_acknowledgement_was_lost_go_back_to_the_queue(database_url: str) -> None:
+    from engine.durable.step import _release_lost_claims
+
+    async with engine(database_url, {"linear": G.linear(2)}, workers=0) as e:
+        tid = await e.new_thread()
+        run = await e.runs.create(RunRequest(assistant_id="linear", thread_id=tid, input={"n": 0, "trail": []}))
+        rid = uuid.UUID(run["run_id"])
+        worker_id = await e.pool.fetchval("SELECT worker_id FROM procrastinate_register_worker_v1()")
+        job = await e.pool.fetchval("SELECT job_id FROM tasks WHERE run_id = $1", rid)
+        # as if a completion of this worker had claimed the step and the commit's acknowledgement was lost
+        await e.pool.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2 WHERE id = $1", job,
+                             worker_id)
+        await _release_lost_claims(e.rt, rid, worker_id)
+        assert await e.pool.fetchval("SELECT status FROM procrastinate_jobs WHERE id = $1", job) == "todo"

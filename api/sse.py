@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from engine.core.subgraph import SUBGRAPH_EVENT  # the chunk a subgraph superstep is reported as
+
 HEARTBEAT = b": heartbeat\n\n"
 
 MESSAGE_TYPES = frozenset({
@@ -236,6 +238,11 @@ class FrameMapper:
     def _on_custom(self, ev: StreamEvent) -> list[Frame]:
         d = ev.data
         chunk = d.get("chunk")
+        if isinstance(chunk, dict) and SUBGRAPH_EVENT in chunk:
+            part = chunk[SUBGRAPH_EVENT]
+            if part.get("mode") in self.mode_set:
+                return [(f"{part['mode']}|{part['ns']}", part.get("data"))]
+            return []
         if is_message(chunk):
             return self._message_chunk(dict(chunk), d)
         return [("custom", chunk)] if "custom" in self.mode_set else []

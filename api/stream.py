@@ -32,7 +32,7 @@ from api.run_payload import RunCreate, stream_modes, to_request
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
 from engine.core.api import checkpoint_values
-from engine.errors import InvalidInput, NotFound, Unsupported
+from engine.errors import InvalidInput, NotFound
 
 Q = sql.queries("stream.sql")
 HEARTBEAT_SECONDS = 5.0
@@ -92,12 +92,6 @@ def _resume_point(last_event_id: str | None) -> tuple[int, int] | None:
         return parse_event_id(last_event_id)
     except BadEventId as exc:
         raise InvalidInput(str(exc)) from None
-
-
-def _check_subgraphs(graph: Any, subgraphs: bool) -> None:
-    if subgraphs and graph.subgraphs():
-        raise Unsupported("stream_subgraphs=true: streaming events from inside subgraphs is not supported yet "
-                          f"(subgraph nodes: {sorted(graph.subgraphs())})")
 
 
 def _truthy(value: str | None) -> bool:
@@ -189,9 +183,6 @@ async def _run_info(state: State, run_id: uuid.UUID) -> asyncpg.Record:
 async def _create_and_stream(state: State, body: RunCreate, thread_id: uuid.UUID | None) -> Stream:
     request = to_request(body, thread_id)
     service = runs_api.runs_of(state)
-    async with state.pool.acquire() as conn:
-        assistant = await service._resolve_assistant(conn, body.assistant_id)
-    _check_subgraphs(state.graphs[assistant["graph_id"]], request.stream_subgraphs)
     created = await service.create(request)
     run = await _run_info(state, uuid.UUID(created["run_id"]))
     stateless = bool(created["kwargs"].get("temporary"))  # the engine deletes the temporary thread
@@ -226,7 +217,6 @@ async def join_run_stream(
         raise NotFound(f"Run {rid} not found.")
     kwargs = run["kwargs"] or {}
     modes = _query_modes(stream_mode) or list(kwargs.get("stream_mode") or ["values"])
-    _check_subgraphs(state.graphs[run["graph_id"]], bool(kwargs.get("subgraphs")))
     gen = run_stream(state, run, modes, resume=resume, live_only=True,
                      cancel_on_disconnect=_truthy(cancel_on_disconnect))
     return _sse(gen, _run_headers(tid, rid, False))

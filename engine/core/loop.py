@@ -67,13 +67,15 @@ async def run_in_memory(
     stream_writer: Callable[[Any], None] | None = None,
     sink: Sink | None = None,
     fork: bool = False,
+    on_step: Callable[[Pending], None] | None = None,
 ) -> tuple[Decision, list[dict[str, Any]]]:
     """Drive a run to its end. Returns the final Decision and every checkpoint to persist, in order
     (a checkpoint id may repeat: a later one replaces the earlier). Node exceptions propagate.
 
     `sink(checkpoints, pending)` is called as the run progresses (new checkpoints; the outcomes of
     the current superstep that must be kept: interrupted supersteps, or successful siblings of a
-    task that raised)."""
+    task that raised). `on_step(outcomes)` is called with each completed superstep's outcomes, before
+    its barrier."""
     opts = run_opts or RunOptions()
     if opts.context is not None and "context" not in opts.config:
         opts = dataclasses.replace(opts, config={**opts.config, "context": opts.context})
@@ -103,6 +105,8 @@ async def run_in_memory(
             raise group_error.exceptions[0] from None
         for task in decision.tasks:
             outcomes[task.id] = (task, results[task.id].result())
+        if on_step is not None:
+            on_step(outcomes)
         decision = _barrier(graph, cp, outcomes, opts)
         checkpoints.extend(decision.checkpoints)
         if sink is not None:

@@ -20,6 +20,7 @@ import asyncpg
 import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, NodeTimeoutError, error_json
+from engine.core.subgraph import STREAM_SUBGRAPHS
 from engine.durable import events, lifecycle
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
@@ -53,6 +54,8 @@ def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID,
     )
     config["configurable"] = configurable
     config["context"] = kwargs.get("context") or {}  # what a node's `runtime.context` reads
+    if kwargs.get("subgraphs"):
+        config[STREAM_SUBGRAPHS] = True  # subgraph supersteps are reported as stream chunks
     return config
 
 

@@ -151,18 +151,31 @@ async def test_interrupt_in_a_stream(database_url: str, nats_url: str, nats_pref
         assert got[-1] == ("error", {"error": "TypeError", "message": "boom"})
 
 
-async def test_subgraph_streaming_is_refused_not_ignored(database_url: str, nats_url: str, nats_prefix: str) -> None:
+async def test_stream_subgraphs(database_url: str, nats_url: str, nats_prefix: str) -> None:
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as st:
-        async with httpx.AsyncClient(base_url=st.url) as http:
-            tid = (await http.post("/threads", json={})).json()["thread_id"]
-            r = await http.post(f"/threads/{tid}/runs/stream", json={"assistant_id": "sub", "stream_subgraphs": True,
-                                                                     "input": {"topic": "x"}})
-            assert r.status_code == 501 and "stream_subgraphs" in r.json()["detail"]
-            assert (await http.get(f"/threads/{tid}/runs")).json() == []  # nothing was created
-            # a graph without subgraphs has nothing to hide
-            r = await http.post(f"/threads/{tid}/runs/stream", json={"assistant_id": "linear", "stream_subgraphs": True,
-                                                                     "input": {"n": 0, "trail": []}})
-            assert r.status_code == 200 and r.text.count("event: values") == 4
+        client = get_client(url=st.url, api_key=None)
+        tid = (await client.threads.create())["thread_id"]
+        got = parts(await collect(client.runs.stream(tid, "sub", input={"topic": "x", "notes": []},
+                                                     stream_mode=["values", "updates"], stream_subgraphs=True)))
+        events = [e for e, _ in got]
+        assert events[0] == "metadata"
+        sub_events = [(e, d) for e, d in got if "|" in e]
+        # the subgraph's own supersteps, as LangGraph streams them: `mode|<node>:<task id>`
+        assert {e.split("|")[0] for e, _ in sub_events} == {"values", "updates"}
+        assert all(e.split("|")[1].startswith("sub:") for e, _ in sub_events), sub_events
+        assert [d for e, d in sub_events if e.startswith("updates|")] == [
+            {"inner_a": {"notes": ["inner_a:x"]}}, {"inner_b": {"notes": ["inner_b"]}}]
+        assert [d for e, d in sub_events if e.startswith("values|")][-1] == {
+            "topic": "x", "notes": ["before", "inner_a:x", "inner_b"]}
+        # they come before the parent's update of the `sub` node, and the parent's own frames are unchanged
+        parent_sub_update = events.index("updates", max(i for i, e in enumerate(events) if "|" in e))
+        assert got[parent_sub_update][1] == {"sub": {"topic": "x", "notes": ["before", "inner_a:x", "inner_b"]}}
+        # without stream_subgraphs, no subgraph frames
+        tid2 = (await client.threads.create())["thread_id"]
+        plain = parts(await collect(client.runs.stream(tid2, "sub", input={"topic": "x", "notes": []},
+                                                       stream_mode=["values", "updates"])))
+        assert not [e for e, _ in plain if "|" in e]
+        assert [e for e, _ in plain if e == "values"] == ["values"] * 3
 
 
 async def _read_frames(http: httpx.AsyncClient, method: str, path: str, n: int, **kw: Any) -> tuple[list[str], str]:

@@ -39,7 +39,10 @@ def parse_queries(text: str) -> dict[str, str]:
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in out:
             raise RuntimeError(f"query {name!r} is defined twice")
-        out[name] = body.strip().rstrip(";")
+        lines = body.strip().splitlines()
+        while lines and lines[0].lstrip().startswith("--"):  # the query's comment is for readers, not the server
+            lines.pop(0)
+        out[name] = "\n".join(lines).strip().rstrip(";")
     return out
 
 

@@ -183,22 +183,6 @@ SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id =
 -- name: set_thread_graph
 UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL
 
--- name: persist_head
--- One round trip for a decision: its new checkpoints (a re-saved one replaces its document), the run's
--- position (when there are new checkpoints), and the thread's head with its values and interrupts.
-WITH cp AS (
-    INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
-                             checkpoint, metadata)
-    SELECT i, $2, '', p, $1, s, c::jsonb, m::jsonb
-    FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[]) AS u(i, p, s, c, m)
-    ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.checkpoint,
-    replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
-), adv AS (
-    UPDATE runs SET checkpoint_id = $8, step = $9, updated_at = now()
-    WHERE run_id = $1 AND cardinality($3::uuid[]) > 0
-)
-UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = $11, updated_at = now() WHERE thread_id = $2
-
 -- name: lock_run_finishing_job
 -- `lock_run`, and the end of the claimed step's job $2 (NULL: none) in the same round trip.
 WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing')
@@ -206,12 +190,13 @@ SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, chec
        multitask_strategy, temporary, webhook, cancel_requested, created_at
 FROM runs WHERE run_id = $1 FOR UPDATE
 
--- name: advance_step
--- The hot path of a superstep that goes on, in ONE round trip (the caller holds the run row lock): the
--- new checkpoints, the run's position and its event sequence, the thread's head, one procrastinate job
--- per task to run (through procrastinate's own defer function, which returns ids in input order, as
--- procrastinate itself relies on), the task rows with their job ids, and the events with their outbox
--- rows. Returns (ordinal of the task, job id) for the jobs deferred.
+-- name: persist_decision
+-- What a decision of the core changes, in ONE round trip (the caller holds the run row lock): the new
+-- checkpoints (a re-saved one keeps the document it replaced, for a rollback), the run's position and
+-- its event sequence, the thread's head ($26: its pending interrupts), and for a superstep that goes
+-- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
+-- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
+-- events with their outbox rows. Returns (ordinal of the task, job id) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata)
@@ -224,7 +209,7 @@ WITH cp AS (
                     step = COALESCE($9, step), last_seq = last_seq + cardinality($21::uuid[]), updated_at = now()
     WHERE run_id = $1 RETURNING last_seq - cardinality($21::uuid[]) AS first
 ), th AS (
-    UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = '{}', updated_at = now() WHERE thread_id = $2
+    UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = $26, updated_at = now() WHERE thread_id = $2
 ), q AS (
     SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o)
     WHERE a IS NOT NULL

@@ -173,32 +173,31 @@ async def apply_decision(
     head_id = uuid.UUID(head["id"])
     if values is None:
         values = checkpoint_values(graph, head)
-    if decision.kind == "continue":
-        step_cp = decision.checkpoint or head
+    continuing = decision.kind == "continue"
+    step_cp = decision.checkpoint or head
+    rows = _task_rows(run, decision.tasks, decision.resume, decision.kept) if continuing else TaskRows.empty()
+    if continuing:
         for t in decision.tasks:
             evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
                                                    "triggers": list(t.triggers), "input": t.send_arg}))
-        rows = _task_rows(run, decision.tasks, decision.resume, decision.kept)
-        deferred = await conn.fetch(
-            Q["advance_step"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
-            steps[-1] if steps else None, values, uuid.UUID(step_cp["id"]), *rows.columns(),
-            jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in evs], rows.outcomes,
-            [e.event for e in evs], [jsonb_text(e.data) for e in evs],
-            events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]),
-        )
+    # a run that ends appends its events with its `end` event (end_run); one that goes on, here
+    step_events = evs if continuing else []
+    # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
+    interrupts = interrupts_by_task(decision.outcomes or pending or {}) if decision.kind == "interrupted" else {}
+    deferred = await conn.fetch(
+        Q["persist_decision"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
+        steps[-1] if steps else None, values, uuid.UUID(step_cp["id"]), *rows.columns(),
+        jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
+        [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
+        events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
+    )
+    if continuing:
         if not decision.tasks:
             # every task of the step already has its outcome (kept from before): close the step now
             from engine.durable.step import close_step
 
             return await close_step(conn, rt, run, uuid.UUID(step_cp["id"]))
         return Enqueued(checkpoint=step_cp, jobs=[(rows.specs[r["ordinal"] - 1], r["job_id"]) for r in deferred])
-
-    # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
-    interrupts = interrupts_by_task(decision.outcomes or pending or {}) if decision.kind == "interrupted" else {}
-    await conn.execute(
-        Q["persist_head"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
-        steps[-1] if steps else None, values, interrupts,
-    )
 
     if decision.kind == "interrupted":
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
@@ -227,6 +226,10 @@ class TaskRows:
     job_args: list[str | None]
     outcomes: list[str | None]
 
+    @classmethod
+    def empty(cls) -> TaskRows:
+        return cls([], [], [], [], [], [], [], [], [])
+
     def columns(self) -> tuple[list[Any], ...]:
         return (self.ids, self.steps, self.names, self.spec_json, self.statuses, self.resumes, self.job_args)
 
@@ -234,7 +237,7 @@ class TaskRows:
 def _task_rows(run: Mapping[str, Any], tasks: Sequence[TaskSpec], resume: Mapping[str, list[Any]],
                kept: Pending) -> TaskRows:
     """The step's tasks to run (each gets a job) and the outcomes kept from before (already done)."""
-    rows = TaskRows([], [], [], [], [], [], [], [], [])
+    rows = TaskRows.empty()
     for t in [*tasks, *(spec for spec, _ in kept.values())]:
         outcome = kept[t.id][1] if t.id in kept else None
         rows.specs.append(t)

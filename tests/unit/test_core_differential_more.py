@@ -335,7 +335,9 @@ def test_subgraph_with_parallel_interrupts_resumed_by_id() -> None:
         return g
 
     def first(api: Any, pending: list[Any]) -> Any:
-        return api.Command(resume={pending[0].id: "A"})
+        # by value: the order of parallel interrupts depends on which thread got there first
+        target = next(p for p in pending if p.value == "l?")
+        return api.Command(resume={target.id: "A"})
 
     compare(build, [Step(input={"x": 0}), Step(command=first), Step(command=_resume_all_by_id)])
 

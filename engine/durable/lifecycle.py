@@ -19,6 +19,7 @@ import asyncpg
 import sql
 from engine.core.api import (
     Decision,
+    Pending,
     RunOptions,
     TaskOutcome,
     TaskSpec,
@@ -26,6 +27,7 @@ from engine.core.api import (
     prepare_run,
     state_snapshot,
 )
+from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.types import Command
 from engine.durable import events, jobs
@@ -33,8 +35,7 @@ from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
 
 Q = sql.queries("runs.sql")
-
-Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
+TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,6 @@ class Enqueued:
 
     checkpoint: dict[str, Any]
     jobs: list[tuple[TaskSpec, int]]
-
-TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 
 def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
@@ -58,7 +57,8 @@ def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
     )
 
 
-def _outcome_of(row: Mapping[str, Any]) -> TaskOutcome:
+def outcome_of(row: Mapping[str, Any]) -> TaskOutcome:
+    """A task row's outcome (a task cancelled before it had one counts as failed)."""
     if row["outcome"] is None:
         return TaskOutcome(status="error", writes=[], interrupts=[], error={"type": "Cancelled", "message": ""})
     return TaskOutcome.from_json(row["outcome"])
@@ -67,11 +67,7 @@ def _outcome_of(row: Mapping[str, Any]) -> TaskOutcome:
 async def pending_for_checkpoint(conn: asyncpg.Connection, checkpoint_id: uuid.UUID) -> Pending:
     """Outcomes already committed for the superstep planned from `checkpoint_id` (its pending writes)."""
     rows = await conn.fetch(Q["latest_tasks_for_checkpoint"], checkpoint_id)
-    return {
-        r["task_id"]: (TaskSpec.from_json(r["spec"]), _outcome_of(r))
-        for r in rows
-        if r["status"] in ("success", "interrupted")
-    }
+    return {r["task_id"]: (TaskSpec.from_json(r["spec"]), outcome_of(r)) for r in rows}
 
 
 def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
@@ -82,8 +78,8 @@ def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None, pending: Pending | None) -> dict[str, Any]:
-    snap = state_snapshot(graph, cp, pending)
+def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None) -> dict[str, Any]:
+    snap = state_snapshot(graph, cp, None)
     return {
         "checkpoint_id": cp["id"],
         "parent_checkpoint_id": parent_id,
@@ -118,10 +114,8 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
             graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending, fork=fork
         )
     except Exception as exc:  # an EngineError from the core (bad input / resume): the run fails cleanly
-        from engine.core.errors import error_json
-
-        await append(conn, rt, run, [metadata_event])
-        await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error", ran=True)
+        await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error", ran=True,
+                      first_events=[metadata_event])
         return
     await apply_decision(conn, rt, run, decision, base=checkpoint, pending=pending, first_events=[metadata_event])
 
@@ -165,7 +159,7 @@ async def apply_decision(
         ))
         values = None
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-            event = _checkpoint_event(graph, cp, parent, None)
+            event = _checkpoint_event(graph, cp, parent)
             values = event["values"]
             evs.append(events.Event("checkpoint", event))
         head = cp
@@ -214,7 +208,7 @@ async def apply_decision(
 
 @dataclass
 class TaskRows:
-    """The task rows of a superstep as parallel columns (the `advance_step` parameters)."""
+    """The task rows of a superstep as parallel columns (the `persist_decision` parameters)."""
 
     specs: list[TaskSpec]
     ids: list[str]

@@ -101,8 +101,8 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_i
             await _release_claimed(rt, current)
             raise
         try:
-            step = await _complete(rt, current.run_id, current.spec, outcome, attempts, current.checkpoint,
-                                   claim_for=worker_id, own_job=current.job_id)
+            _, step = await _complete(rt, current.run_id, current.spec, outcome, attempts, current.checkpoint,
+                                      claim_for=worker_id, own_job=current.job_id)
         except BaseException:
             await _release_claimed(rt, current)
             raise
@@ -190,9 +190,8 @@ async def complete_step(
     Returns False when it was a no-op (duplicate delivery, run cancelled). `checkpoint` is the document
     the task ran against, when the caller has it (saves reading it again at the barrier)."""
     assert spec.id == task_id
-    committed: list[bool] = []
-    await _complete(rt, run_id, spec, outcome, attempts, checkpoint, committed=committed)
-    return bool(committed)
+    committed, _ = await _complete(rt, run_id, spec, outcome, attempts, checkpoint)
+    return committed
 
 
 async def _complete(
@@ -205,22 +204,19 @@ async def _complete(
     *,
     claim_for: int | None = None,
     own_job: int | None = None,
-    committed: list[bool] | None = None,
-) -> Step | None:
+) -> tuple[bool, Step | None]:
     """`_complete_once`, retried on transient database failures (deadlock, serialization, a lost
     connection): the transaction rolled back, so trying again is safe, and a completion that did commit
-    makes the retry a no-op."""
+    makes the retry a no-op. Returns (committed here, the successor step claimed for `claim_for`)."""
     for attempt in range(1, COMPLETE_ATTEMPTS + 1):
-        if committed is not None:
-            committed.clear()
         try:
-            result = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
-                                          own_job=own_job, committed=committed)
-            if attempt > 1 and result is None and claim_for is not None:
+            committed, claimed = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint,
+                                                      claim_for=claim_for, own_job=own_job)
+            if attempt > 1 and not committed and claim_for is not None:
                 # the failed attempt may have committed after all (its acknowledgement lost) and claimed a
                 # successor we do not know about: hand such claims back to the queue (at-least-once)
                 await _release_lost_claims(rt, run_id, claim_for)
-            return result
+            return committed, claimed
         except TRANSIENT as exc:
             if attempt == COMPLETE_ATTEMPTS:
                 raise
@@ -239,36 +235,33 @@ async def _complete_once(
     *,
     claim_for: int | None,
     own_job: int | None,
-    committed: list[bool] | None,
-) -> Step | None:
+) -> tuple[bool, Step | None]:
     task_id = spec.id
     async with rt.pool.acquire() as conn, conn.transaction():
         # a claimed step's job ends with this commit, whatever it decides
         run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
         if run is None or run["status"] != "running":
-            return None
+            return False, None
         done = await conn.fetchrow(
             Q["complete_task_locked"], run_id, task_id, outcome.status, jsonb_text(outcome.to_json()), attempts
         )
         if done["done_checkpoint"] is None:
-            return None
-        if committed is not None:
-            committed.append(True)
+            return False, None
         result = events.Event("task_result", _task_result(spec, outcome))
         if done["still_open"]:
             await append(conn, rt, run, [result])
-            return None
-        outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle._outcome_of(r)) for r in done["siblings"]}
+            return True, None
+        outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle.outcome_of(r)) for r in done["siblings"]}
         outcomes[task_id] = (spec, outcome)
         enqueued = await close_step(conn, rt, run, done["done_checkpoint"], outcomes=outcomes, checkpoint=checkpoint,
                                     first_events=[result])
         if claim_for is None or enqueued is None or not enqueued.jobs:
-            return None
+            return True, None
         spec_next, job_id = enqueued.jobs[0]
         if await conn.fetchval(JQ["claim_job"], job_id, claim_for) is None:
-            return None
-        return Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
-                    spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
+            return True, None
+        return True, Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
+                          spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
 
 
 def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
@@ -302,7 +295,7 @@ async def close_step(
     evs = list(first_events or [])
     if outcomes is None:
         rows = await conn.fetch(Q["step_tasks"], run["run_id"], checkpoint_id)
-        outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle._outcome_of(r)) for r in rows}
+        outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle.outcome_of(r)) for r in rows}
     failed = [o for _, o in outcomes.values() if o.status == "error"]
     if failed:
         await lifecycle.end_run(conn, rt, run, "error", error=failed[0].error, thread_status="error",

@@ -25,6 +25,7 @@ from litestar.types import ControllerRouterHandler, Serializer
 
 from api.errors import exception_handlers
 from duragraph.settings import Settings
+from engine.core.compiled import as_compiled
 from engine.durable import assistants
 from engine.durable.db import create_pool
 
@@ -118,6 +119,7 @@ def create_app(
     """The API app. `graphs` maps graph id -> compiled graph; `routers` replaces `default_routers()`,
     `extra_routers` adds to them; `lifespans` run inside the pool's lifespan (the pool is on
     `app.state.pool` by then); `state` adds entries to `app.state`."""
+    graphs = {name: as_compiled(g, name) for name, g in graphs.items()}  # LangGraph graphs as the engine holds them
     graph_ids = sorted(graphs)
 
     @asynccontextmanager

@@ -17,7 +17,7 @@ from litestar.response import Stream
 from api.app import ApiResponse
 from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid, select_fields
-from engine.core import serde
+from engine.core import codec
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
 from engine.durable.state import StateService
@@ -92,7 +92,7 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
                 except TimeoutError:
                     yield b"\n"
             finished = True
-            yield serde.dumps(final_body(done))
+            yield codec.wire_dumps(final_body(done))
         finally:
             if not finished and cancel_on_disconnect:
                 # the client went away: cancel in a task of its own (this generator is being torn down)

@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from engine.core.subgraph import SUBGRAPH_EVENT  # the chunk a subgraph superstep is reported as
+from engine.core import codec
+from engine.core.records import SUBGRAPH_EVENT  # the chunk a subgraph superstep is reported as
 
 HEARTBEAT = b": heartbeat\n\n"
 
@@ -263,8 +264,9 @@ class FrameMapper:
     def _update(self, writes: Sequence[Sequence[Any]]) -> dict[str, Any] | None:
         """The node's update: its writes to state keys (routing / internal channels left out)."""
         update: dict[str, Any] = {}
-        for channel, value in writes:
+        for channel, stored in writes:
             if channel in self.state_keys or (not self.state_keys and not _internal(channel)):
+                value = codec.to_wire(codec.decode(stored)) if isinstance(stored, dict) else stored
                 if channel in update and isinstance(update[channel], list) and isinstance(value, list):
                     update[channel] = [*update[channel], *value]
                 else:

@@ -6,8 +6,10 @@ clean CLI message (ConfigError), never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -17,7 +19,12 @@ from typing import Any
 
 import orjson
 
-from engine import CompiledGraph, StateGraph
+from engine.core.compiled import CompiledGraph, as_compiled, from_factory
+from engine.core.errors import InvalidGraphError
+
+log = logging.getLogger("duragraph.config")
+# langgraph.json keys this server reads; the others are named in one warning
+KNOWN_KEYS = {"graphs", "env", "dependencies", "python_version", "auth", "http", "$schema"}
 
 
 class ConfigError(Exception):
@@ -56,6 +63,10 @@ def read_config(path: Path) -> Config:
     graphs = raw.get("graphs")
     if not isinstance(graphs, dict) or not graphs:
         raise ConfigError(f'{path}: "graphs" must be a non-empty object of name -> "path.py:attr"')
+    graphs = {name: (spec.get("path") if isinstance(spec, dict) else spec) for name, spec in graphs.items()}
+    ignored = sorted(set(raw) - KNOWN_KEYS)
+    if ignored:
+        log.warning("%s: ignoring key(s) this server does not use: %s", path.name, ", ".join(ignored))
     for name, spec in graphs.items():
         if not isinstance(spec, str) or ":" not in spec:
             raise ConfigError(f'{path}: graph {name!r}: expected "./file.py:attr" or "module:attr", got {spec!r}')
@@ -106,21 +117,30 @@ def _load_attr(spec: str, base: Path) -> Any:
 
 
 def load_graphs(config: Config) -> dict[str, CompiledGraph]:
-    """Import every graph the config names; StateGraph builders are compiled."""
+    """Import every graph the config names: a LangGraph `StateGraph` builder (compiled here), a compiled
+    graph (incl. prebuilt agents), or a function returning either (with or without a `config` argument)."""
     os.environ.update({k: v for k, v in config.env.items() if k not in os.environ})
     out: dict[str, CompiledGraph] = {}
     for name, spec in config.graphs.items():
         obj = _load_attr(spec, config.path.parent)
-        if isinstance(obj, StateGraph):
-            obj = obj.compile()
-        if callable(obj) and not isinstance(obj, CompiledGraph):
-            try:
-                obj = obj()  # a factory returning a graph
-            except TypeError:
-                pass
-            if isinstance(obj, StateGraph):
-                obj = obj.compile()
-        if not isinstance(obj, CompiledGraph):
-            raise ConfigError(f"graph {name!r} ({spec}) is a {type(obj).__name__}, not a duragraph graph")
-        out[name] = obj
+        try:
+            if callable(obj) and not hasattr(obj, "get_graph") and not hasattr(obj, "add_node"):
+                out[name] = _run_factory(obj, name)
+            else:
+                out[name] = as_compiled(obj, name)
+        except InvalidGraphError as exc:
+            raise ConfigError(f"{exc} ({spec})") from exc
+        except Exception as exc:
+            raise ConfigError(f"graph {name!r} ({spec}): {type(exc).__name__}: {exc}") from exc
     return out
+
+
+def _run_factory(fn: Any, name: str) -> CompiledGraph:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(from_factory(fn, name, {"configurable": {}}))
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, from_factory(fn, name, {"configurable": {}})).result()

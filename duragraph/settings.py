@@ -37,7 +37,7 @@ class Settings:
             nats_url=env.get("NATS_URL", ""),
             nats_stream=env.get("DURAGRAPH_NATS_STREAM", d.nats_stream),
             subject_prefix=env.get("DURAGRAPH_SUBJECT_PREFIX", d.subject_prefix),
-            config_path=Path(env.get("DURAGRAPH_CONFIG", str(d.config_path))),
+            config_path=Path(env["DURAGRAPH_CONFIG"]) if env.get("DURAGRAPH_CONFIG") else default_config_path(),
             host=env.get("DURAGRAPH_HOST", d.host),
             port=int(env.get("PORT", env.get("DURAGRAPH_PORT", str(d.port)))),
             worker_concurrency=int(env.get("DURAGRAPH_WORKER_CONCURRENCY", str(d.worker_concurrency))),
@@ -46,3 +46,12 @@ class Settings:
             outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
             data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
         )
+
+
+def default_config_path(cwd: Path | None = None) -> Path:
+    """`duragraph.json`, else a LangGraph project's `langgraph.json`, in the working directory."""
+    base = cwd or Path.cwd()
+    for name in ("duragraph.json", "langgraph.json"):
+        if (base / name).exists():
+            return Path(name)
+    return Path("duragraph.json")

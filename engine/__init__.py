@@ -1,15 +1,17 @@
-"""DuraGraph engine: the LangGraph-style graph API (pure core) and the durable layer.
+"""DuraGraph engine: runs LangGraph graphs durably (the runtime port in `engine.core`, the Postgres layer in
+`engine.durable`).
 
-Port a LangGraph program by changing `from langgraph.graph import ...` / `from langgraph.types
-import ...` to `from engine import ...`.
+The graph API is LangGraph's own; these names are re-exported for code written as
+`from engine import StateGraph, START, END, interrupt, Command, Send`.
 """
 
+from langgraph.config import get_config, get_store, get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
+from langgraph.types import Command, Interrupt, Overwrite, RetryPolicy, Send, interrupt
+
 from engine.core.compiled import CompiledGraph
-from engine.core.errors import EngineError, GraphInterrupt
-from engine.core.graph import StateGraph
-from engine.core.messages import REMOVE_ALL_MESSAGES, add_messages, remove_message
-from engine.core.scratchpad import get_config, get_stream_writer, interrupt
-from engine.core.types import END, START, Command, Interrupt, Overwrite, RetryPolicy, Send
+from engine.core.errors import EngineError
 
 __all__ = [
     "END",
@@ -18,7 +20,6 @@ __all__ = [
     "Command",
     "CompiledGraph",
     "EngineError",
-    "GraphInterrupt",
     "Interrupt",
     "Overwrite",
     "RetryPolicy",
@@ -26,7 +27,7 @@ __all__ = [
     "StateGraph",
     "add_messages",
     "get_config",
+    "get_store",
     "get_stream_writer",
     "interrupt",
-    "remove_message",
 ]

@@ -1,15 +1,13 @@
 """One error tree with stable codes; interrupts and cancellation are BaseExceptions.
 
-`EngineError.code` is the contract with the API (code -> HTTP status table). User code that does
-`except Exception` cannot swallow `GraphInterrupt`, `ParentCommand` or `Cancelled`.
+`EngineError.code` is the contract with the API (code -> HTTP status table). `Cancelled` is a
+BaseException so user code that does `except Exception` cannot swallow it (LangGraph's own interrupts
+are `GraphBubbleUp` exceptions and are handled by LangGraph).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from engine.core.types import Command, Interrupt
 
 
 class EngineError(Exception):
@@ -70,22 +68,6 @@ class InvalidResumeError(EngineError):
     """A Command(resume=...) does not match the pending interrupts."""
 
     code = "invalid_resume"
-
-
-class GraphInterrupt(BaseException):
-    """Raised by `interrupt()`: the task stops and the run waits for a resume."""
-
-    def __init__(self, interrupts: Sequence[Interrupt] = ()) -> None:
-        super().__init__(tuple(interrupts))
-        self.interrupts: tuple[Interrupt, ...] = tuple(interrupts)
-
-
-class ParentCommand(BaseException):
-    """A node inside a subgraph returned Command(graph=Command.PARENT): handled by the parent task."""
-
-    def __init__(self, command: Command) -> None:
-        super().__init__(command)
-        self.command = command
 
 
 class Cancelled(BaseException):

@@ -8,8 +8,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.core.types import PULL, PUSH, Interrupt
+from engine.core import codec
 
+PULL = "__pregel_pull"
+PUSH = "__pregel_push"
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """An `interrupt()` waiting for an answer, as the API shows it: its value (JSON) and its id."""
+
+    value: Any
+    id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "id": self.id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Interrupt:
+        return cls(data.get("value"), str(data.get("id", "")))
+
+SUBGRAPH_EVENT = "__subgraph__"  # a custom-event chunk carrying a subgraph's own stream frame
 DEFAULT_RECURSION_LIMIT = 10007  # LangGraph 1.2's default: graphs that loop there loop here too
 
 TaskStatus = Literal["success", "interrupted", "error"]
@@ -67,7 +86,8 @@ def task_path_str(path: Any) -> str:
 
 @dataclass
 class TaskOutcome:
-    """What running one task produced. Writes include routing writes (branch:to:..., Sends)."""
+    """What running one task produced: LangGraph's writes of the task (state keys, `branch:to:...`, Sends,
+    and for an interrupted task `__interrupt__` / `__resume__`). Stored through `codec`."""
 
     status: TaskStatus
     writes: list[tuple[str, Any]] = field(default_factory=list)
@@ -77,7 +97,7 @@ class TaskOutcome:
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
-            "writes": [[c, v] for c, v in self.writes],
+            "writes": [[c, codec.encode(v)] for c, v in self.writes],
             "interrupts": [i.to_json() for i in self.interrupts],
             "error": self.error,
         }
@@ -86,7 +106,7 @@ class TaskOutcome:
     def from_json(cls, data: dict[str, Any]) -> TaskOutcome:
         return cls(
             status=data["status"],
-            writes=[(str(c), v) for c, v in data.get("writes") or []],
+            writes=[(str(c), codec.decode(v)) for c, v in data.get("writes") or []],
             interrupts=[Interrupt.from_json(i) for i in data.get("interrupts") or []],
             error=data.get("error"),
         )
@@ -141,7 +161,7 @@ class Decision:
       re-saves the current checkpoint with the Command's writes applied — same id, same step).
     - `checkpoint`: the checkpoint the `tasks` run against (pass it to run_task and barrier).
     - `tasks`: to enqueue now (continue) / still pending (interrupted).
-    - `resume`: task id -> value to pass verbatim as run_task(resume=...).
+    - `resume`: task id -> what to pass verbatim as run_task(resume=...) (its resume writes and flags).
     - `kept`: outcomes already committed for this superstep (successful siblings of an interrupted
       task); they are not re-run and must be handed to `barrier` together with the new outcomes.
     - `outcomes`: (interrupted) every outcome of the interrupted superstep, to keep as pending.
@@ -155,7 +175,7 @@ class Decision:
     interrupts: list[Interrupt] = field(default_factory=list)
     error: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
-    resume: dict[str, list[Any]] = field(default_factory=dict)
+    resume: dict[str, Any] = field(default_factory=dict)
     kept: Pending = field(default_factory=dict)
     outcomes: Pending = field(default_factory=dict)
     output: Any = None
@@ -197,6 +217,7 @@ __all__ = [
     "PULL",
     "PUSH",
     "Decision",
+    "Interrupt",
     "Pending",
     "RunOptions",
     "TaskOutcome",

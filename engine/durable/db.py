@@ -7,9 +7,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from engine.core import codec
+
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return codec.wire_dumps(value).decode()
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -41,6 +43,4 @@ def jsonb_text(value: Any) -> str | None:
     `jsonb[]` parameter as another array dimension). None stays SQL NULL."""
     if value is None:
         return None
-    from engine.core import serde
-
-    return serde.dumps(value).decode()
+    return codec.wire_dumps(value).decode()

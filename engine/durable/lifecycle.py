@@ -29,7 +29,6 @@ from engine.core.api import (
 )
 from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
-from engine.core.types import Command
 from engine.durable import events, jobs
 from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
@@ -105,13 +104,13 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     await conn.execute(Q["mark_running"], run["run_id"], base_row["checkpoint_id"] if base_row else None)
     await conn.execute(Q["set_thread_status"], run["thread_id"], "busy")
     opts = run_options(kwargs)
-    raw_cmd = kwargs.get("command")
-    command = Command.from_json(raw_cmd) if raw_cmd else None
+    command = kwargs.get("command") or None
     pending: Pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
     metadata_event = events.Event("metadata", {"run_id": str(run["run_id"]), "attempt": 1})
     try:
-        decision = prepare_run(
-            graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending, fork=fork
+        decision = await prepare_run(
+            graph, checkpoint, input=kwargs.get("input"), command=command, run_opts=opts, pending=pending, fork=fork,
+            head_id=str(head_id) if head_id else None, thread_id=str(run["thread_id"]), store=rt.store,
         )
     except Exception as exc:  # an EngineError from the core (bad input / resume): the run fails cleanly
         await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error", ran=True,

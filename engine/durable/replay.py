@@ -17,7 +17,6 @@ import asyncpg
 
 import sql
 from engine.core.api import CompiledGraph, TaskOutcome, TaskSpec, barrier, checkpoint_values
-from engine.core.types import Interrupt
 from engine.durable.db import connect
 from engine.durable.lifecycle import run_options
 
@@ -42,10 +41,7 @@ class ReplayReport:
 
 
 def _outcome(data: Mapping[str, Any]) -> TaskOutcome:
-    return TaskOutcome(
-        status=data["status"], writes=[(c, v) for c, v in data["writes"]],
-        interrupts=[Interrupt.from_json(i) for i in data.get("interrupts") or []], error=data.get("error"),
-    )
+    return TaskOutcome.from_json(dict(data))
 
 
 def _spec(data: Mapping[str, Any]) -> TaskSpec:
@@ -90,7 +86,7 @@ async def replay(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph], 
         if child is None:
             continue
         outcomes = {t["task_id"]: (_spec(results[t["task_id"]]), _outcome(results[t["task_id"]])) for t in tasks}
-        decision = barrier(graph, base["checkpoint"], outcomes, opts)
+        decision = await barrier(graph, base["checkpoint"], outcomes, opts)
         report.steps_checked += 1
         if not decision.checkpoints:
             report.problems.append(f"superstep after {checkpoint_id}: replay made no checkpoint ({decision.kind})")

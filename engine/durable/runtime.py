@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from engine.core.compiled import CompiledGraph
+from engine.core.compiled import CompiledGraph, as_compiled
 from engine.errors import NotFound
 
 
@@ -16,6 +17,11 @@ class Runtime:
     pool: asyncpg.Pool
     graphs: Mapping[str, CompiledGraph]
     subject_prefix: str = "duragraph"
+    store: Any = None  # the LangGraph BaseStore nodes get (`runtime.store` / `get_store()`)
+
+    def __post_init__(self) -> None:
+        # a plain LangGraph graph (compiled or a builder) is wrapped once, here
+        object.__setattr__(self, "graphs", {k: as_compiled(g, k) for k, g in self.graphs.items()})
 
     def graph(self, graph_id: str) -> CompiledGraph:
         try:

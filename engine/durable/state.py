@@ -130,7 +130,8 @@ class StateService:
             base = base_row["checkpoint"] if base_row else None
             pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
             try:
-                decision = update_state(graph, base, values, as_node, pending=pending)
+                decision = await update_state(graph, base, values, as_node, pending=pending,
+                                              thread_id=str(thread_id), store=self.rt.store)
             except EngineError as exc:
                 raise InvalidInput(exc.message) from exc
             cps = decision.checkpoints

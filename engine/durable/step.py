@@ -19,8 +19,7 @@ import asyncpg
 
 import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
-from engine.core.errors import Cancelled, NodeTimeoutError, error_json
-from engine.core.subgraph import STREAM_SUBGRAPHS
+from engine.core.errors import Cancelled, error_json
 from engine.durable import events, lifecycle
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
@@ -53,9 +52,6 @@ def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID,
         idempotency_key=f"{run_id}:{task_id}",
     )
     config["configurable"] = configurable
-    config["context"] = kwargs.get("context") or {}  # what a node's `runtime.context` reads
-    if kwargs.get("subgraphs"):
-        config[STREAM_SUBGRAPHS] = True  # subgraph supersteps are reported as stream chunks
     return config
 
 
@@ -128,42 +124,26 @@ async def _release_claimed(rt: Runtime, step: Step) -> None:
 
 
 async def run_node(rt: Runtime, step: Step) -> tuple[TaskOutcome, int]:
-    """Run the node outside any transaction, with its retry policy and timeout."""
+    """Run the node outside any transaction. LangGraph's runner applies the node's retry policy and
+    timeout; an error that remains becomes the step's "error" outcome."""
     graph = rt.graph(step.graph_id)
     spec = step.spec
-    node = graph.nodes[spec.name]
-    policy = node.retry_policy
+    opts = lifecycle.run_options(step.kwargs)
     config = node_config(step.kwargs, step.run_id, step.thread_id, spec.id)
     # what the node streams (get_stream_writer()) becomes durable `custom` events, flushed before the result
     writer = StepStreamWriter(rt, step.run_id, step.thread_id, spec.id, spec.name, spec.step)
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            coro = run_task(graph, spec, step.checkpoint, config=config, resume=step.resume, stream_writer=writer)
-            timeout = node.timeout
-            if step.job_id is not None:
-                # procrastinate only aborts the jobs it fetched itself: watch for a cancel of a claimed step
-                coro = _abort_on_cancel(rt, step.run_id, coro)
-            if timeout is not None:
-                try:
-                    outcome = await asyncio.wait_for(coro, timeout)
-                except TimeoutError:
-                    raise NodeTimeoutError(f"node {spec.name!r} timed out after {timeout}s") from None
-            else:
-                outcome = await coro
-            break
-        except Exception as exc:
-            if policy is not None and policy.should_retry(exc, attempt):
-                delay = policy.delay(attempt)
-                log.info("node %s attempt %d failed (%s); retrying in %.2fs", spec.name, attempt, exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            log.warning("node %s failed after %d attempt(s)", spec.name, attempt, exc_info=True)
-            outcome = TaskOutcome(status="error", writes=[], interrupts=[], error=error_json(exc))
-            break
+    try:
+        coro = run_task(graph, spec, step.checkpoint, config=config, resume=step.resume, stream_writer=writer,
+                        store=rt.store, run_opts=opts)
+        if step.job_id is not None:
+            # procrastinate only aborts the jobs it fetched itself: watch for a cancel of a claimed step
+            coro = _abort_on_cancel(rt, step.run_id, coro)
+        outcome = await coro
+    except Exception as exc:
+        log.warning("node %s failed", spec.name, exc_info=True)
+        outcome = TaskOutcome(status="error", writes=[], interrupts=[], error=error_json(exc))
     await writer.close()
-    return outcome, attempt
+    return outcome, 1  # LangGraph's runner retries inside the one delivery of the step
 
 
 async def _abort_on_cancel(rt: Runtime, run_id: uuid.UUID, coro: Coroutine[Any, Any, T]) -> T:
@@ -274,7 +254,7 @@ def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
         "triggers": spec.triggers,
         "send_arg": spec.send_arg,
         "status": outcome.status,
-        "writes": outcome.writes,
+        "writes": outcome.to_json()["writes"],  # exact (codec-encoded): replay rebuilds state from these
         "interrupts": [i.to_json() for i in outcome.interrupts],
         "error": outcome.error,
     }
@@ -305,7 +285,8 @@ async def close_step(
         checkpoint = (await conn.fetchrow(Q["get_checkpoint"], checkpoint_id))["checkpoint"]
     graph = rt.graph(run["graph_id"])
     try:
-        decision = barrier(graph, checkpoint, outcomes, lifecycle.run_options(run["kwargs"]))
+        decision = await barrier(graph, checkpoint, outcomes, lifecycle.run_options(run["kwargs"]),
+                                 thread_id=str(run["thread_id"]), store=rt.store)
     except Exception as exc:
         await lifecycle.end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error",
                                 first_events=evs)

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 
 import sql
-from engine.core import serde
+from engine.core import codec
 
 Q = sql.queries("webhooks.sql")
 
@@ -47,7 +47,7 @@ async def deliver_webhook(pool: asyncpg.Pool, run_id: uuid.UUID, *, timeout: flo
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 resp = await client.post(
-                    row["url"], content=serde.dumps(body), headers={"content-type": "application/json"}
+                    row["url"], content=codec.wire_dumps(body), headers={"content-type": "application/json"}
                 )
             ok = resp.status_code < 300
             err = None if ok else f"HTTP {resp.status_code}"

@@ -249,7 +249,8 @@ def test_input_and_output_schema_invoke(inp: dict[str, Any]) -> None:
 def test_time_travel_replay_forks_like_langgraph() -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from engine.core.loop import MemoryThread
+    from engine.core.compiled import CompiledGraph
+    from engine.core.memory import MemoryThread
 
     def build(api: Any) -> Any:
         g = api.StateGraph(S)
@@ -266,7 +267,7 @@ def test_time_travel_replay_forks_like_langgraph() -> None:
     lg.invoke(None, old.config)
     expected = [(h.metadata["step"], h.metadata["source"], list(h.next), h.values) for h in lg.get_state_history(cfg)]
 
-    thread = MemoryThread(build(EN).compile())
+    thread = MemoryThread(CompiledGraph(build(EN).compile()))
     asyncio.run(thread.run({"x": 1}))
     target = next(cp for cp in thread.checkpoints if cp["step"] == old.metadata["step"])
     asyncio.run(thread.run(None, checkpoint_id=target["id"]))

@@ -16,9 +16,10 @@ import langgraph.types as lg_types
 from langgraph.checkpoint.memory import InMemorySaver
 
 import engine
+from engine.core.compiled import CompiledGraph
 from engine.core.errors import EngineError
-from engine.core.loop import MemoryThread
-from engine.core.state import state_snapshot
+from engine.core.memory import MemoryThread
+from engine.core.pregel import state_snapshot
 
 LG = SimpleNamespace(
     name="langgraph",
@@ -117,22 +118,23 @@ class LangGraphRunner:
 
 class EngineRunner:
     def __init__(self, build: Callable[[Any], Any], compile_kw: dict[str, Any]) -> None:
-        self.graph = build(EN).compile(**compile_kw)
+        self.graph = CompiledGraph(build(EN).compile(**compile_kw))
         self.thread = MemoryThread(self.graph, "t1")
 
     def pending(self) -> list[Any]:
-        return [engine.Interrupt.from_json(i) for i in self.thread.state()["interrupts"]]
+        return [engine.Interrupt(value=i["value"], id=i["id"]) for i in self.thread.state()["interrupts"]]
 
     def do(self, step: Step) -> Observation:
         error = None
         try:
             if step.update is not None:
-                self.thread.update_state(step.update[0], step.update[1])
+                asyncio.run(self.thread.update_state(step.update[0], step.update[1]))
             else:
                 command = step.command(EN, self.pending()) if step.command is not None else None
                 decision = asyncio.run(self.thread.run(step.input, command, **step.opts))
                 if decision.kind == "error":
-                    error = str((decision.error or {}).get("code"))
+                    err = decision.error or {}
+                    error = str(err.get("code") or err.get("type"))
         except EngineError as exc:
             error = exc.code
         except Exception as exc:

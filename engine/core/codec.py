@@ -1,0 +1,126 @@
+"""How values are stored and shown.
+
+Storage (`encode` / `decode`): checkpoint channel values and task writes go to Postgres jsonb. A value
+that is plain JSON is stored as itself; anything else (LangChain messages, pydantic models, dataclasses,
+datetimes, sets, `Send`...) is stored through LangGraph's own serializer as `{"__lg__": <base64 msgpack>}`
+and comes back as the same Python object.
+
+Wire (`wire_dumps` / `to_wire`): what the API returns and events carry, in the shapes the official
+server returns (a message is `{"type": "ai", "content": ..., "id": ..., ...}`).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any
+
+import orjson
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+TYPED = "__lg__"
+_SERDE = JsonPlusSerializer()
+_PLAIN_OPTS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_WIRE_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+class UnserializableValue(TypeError):
+    """A value neither JSON nor LangGraph's serializer can store."""
+
+
+def _not_plain(obj: Any) -> Any:
+    raise TypeError
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return type(value) in (type(None), bool, int, float, str)
+    try:
+        orjson.dumps(value, default=_not_plain, option=_PLAIN_OPTS)
+    except TypeError:
+        return False
+    return not _has_tuple(value)
+
+
+def _has_tuple(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return True
+    if isinstance(value, list):
+        return any(_has_tuple(v) for v in value if isinstance(v, (list, tuple, dict)))
+    if isinstance(value, dict):
+        return TYPED in value or any(_has_tuple(v) for v in value.values() if isinstance(v, (list, tuple, dict)))
+    return False
+
+
+def encode(value: Any) -> Any:
+    """A JSON-able stand-in for `value` that `decode` turns back into an equal object."""
+    if _is_plain(value):
+        return value
+    try:
+        kind, data = _SERDE.dumps_typed(value)
+    except Exception as exc:
+        raise UnserializableValue(f"{type(value).__name__} cannot be stored: {exc}") from exc
+    return {TYPED: [kind, base64.b64encode(data).decode()]}
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1 and TYPED in value:
+        kind, data = value[TYPED]
+        return _SERDE.loads_typed((kind, base64.b64decode(data)))
+    return value
+
+
+def encode_map(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            out[key] = encode(value)
+        except UnserializableValue as exc:
+            raise UnserializableValue(f"value of {key!r}: {exc}") from exc
+    return out
+
+
+def decode_map(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: decode(v) for k, v in values.items()}
+
+
+def _wire_default(obj: Any) -> Any:
+    model_dump = getattr(obj, "model_dump", None)
+    if callable(model_dump) and not isinstance(obj, type):  # pydantic v2, LangChain messages
+        return model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (set, frozenset)):
+        try:
+            return sorted(obj)
+        except TypeError:
+            return list(obj)
+    if isinstance(obj, tuple):
+        return list(obj)
+    from langgraph.types import Command, Interrupt, Send
+
+    if isinstance(obj, Interrupt):
+        return {"value": obj.value, "id": obj.id}
+    if isinstance(obj, Send):
+        return {"node": obj.node, "arg": obj.arg}
+    if isinstance(obj, Command):
+        return {k: v for k, v in (("update", obj.update), ("resume", obj.resume), ("goto", obj.goto)) if v}
+    dict_fn = getattr(obj, "dict", None)
+    if callable(dict_fn):  # pydantic v1
+        return dict_fn()
+    to_json = getattr(obj, "to_json", None)
+    if callable(to_json) and not isinstance(obj, type):
+        return to_json()
+    if isinstance(obj, BaseException):
+        return {"type": type(obj).__name__, "message": str(obj)}
+    raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
+
+
+def wire_dumps(value: Any) -> bytes:
+    """JSON bytes in the official server's shapes (raises TypeError for a value with no JSON form)."""
+    return orjson.dumps(value, default=_wire_default, option=_WIRE_OPTS)
+
+
+def to_wire(value: Any) -> Any:
+    """`value` as plain JSON data (what a client reading the API gets)."""
+    return orjson.loads(wire_dumps(value))

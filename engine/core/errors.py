@@ -78,4 +78,17 @@ def error_json(exc: BaseException) -> dict[str, Any]:
     """The `{"type", "message"}` (+ `code` for engine errors) form stored in outcomes and decisions."""
     if isinstance(exc, EngineError):
         return exc.to_json()
-    return {"type": type(exc).__name__, "message": str(exc)}
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    code = LANGGRAPH_CODES.get(type(exc).__name__)
+    if code is not None and type(exc).__module__.startswith("langgraph"):
+        out["code"] = code
+    return out
+
+
+# LangGraph's own errors, by class name -> the engine's stable codes
+LANGGRAPH_CODES = {
+    "NodeTimeoutError": "node_timeout",
+    "GraphRecursionError": "recursion_limit",
+    "InvalidUpdateError": "invalid_update",
+    "EmptyInputError": "invalid_input",
+}

@@ -17,6 +17,7 @@ import asyncpg
 
 import sql
 from engine.core.api import CompiledGraph, TaskOutcome, TaskSpec, barrier, checkpoint_values
+from engine.core.compiled import as_compiled
 from engine.durable.db import connect
 from engine.durable.lifecycle import run_options
 
@@ -51,6 +52,7 @@ def _spec(data: Mapping[str, Any]) -> TaskSpec:
 
 async def replay(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph], run_id: uuid.UUID) -> ReplayReport:
     report = ReplayReport(run_id)
+    graphs = {k: as_compiled(g, k) for k, g in graphs.items()}
     run = await conn.fetchrow(Q["run_for_replay"], run_id)
     if run is None:
         report.problems.append("no such run")

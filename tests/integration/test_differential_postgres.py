@@ -43,7 +43,7 @@ class PostgresRunner:
         self.loop.close()
 
     def pending(self) -> list[Any]:
-        return [engine.Interrupt.from_json(i) for i in self.run(self.e.state.get(self.tid))["interrupts"]]
+        return [engine.Interrupt(value=i["value"], id=i["id"]) for i in self.run(self.e.state.get(self.tid))["interrupts"]]
 
     def do(self, step: Step) -> Observation:
         error = None
@@ -55,7 +55,7 @@ class PostgresRunner:
                 opts = dict(step.opts)
                 limit = opts.pop("recursion_limit", None)
                 run = self.run(self.e.run(
-                    "g", self.tid, input=step.input, command=command.to_json() if command else None,
+                    "g", self.tid, input=step.input, command=_command_json(command) if command else None,
                     config={"recursion_limit": limit} if limit else {}, **opts))
                 if run["status"] == "error":
                     error = run["error"].get("code") or run["error"]["type"]
@@ -71,6 +71,11 @@ class PostgresRunner:
             error=error,
             history=[(h["metadata"]["step"], h["metadata"]["source"], h["next"], h["values"]) for h in history],
         )
+
+
+def _command_json(cmd: Any) -> dict[str, Any]:
+    """A LangGraph Command as the API takes it."""
+    return {k: v for k, v in (("resume", cmd.resume), ("update", cmd.update), ("goto", cmd.goto)) if v}
 
 
 def _resume_first_only(api: Any, pending: list[Any]) -> Any:

@@ -32,7 +32,7 @@ async def test_replay_matches_for_linear_fanout_and_resumed_runs(database_url: s
             assert (await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))).steps_checked == 3
             # tamper with a stored checkpoint: replay notices
             await conn.execute(
-                "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{values,n}', '42') "
+                "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{lg,channel_values,n}', '42') "
                 "WHERE run_id = $1 AND step = 2", uuid.UUID(runs[0]["run_id"]))
             bad = await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))
             assert not bad.ok and "rebuilt" in bad.render()

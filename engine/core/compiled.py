@@ -55,25 +55,32 @@ class CompiledGraph:
 
     # -- API: schemas, drawing, subgraphs -------------------------------------------------------------
     def input_jsonschema(self) -> dict[str, Any]:
-        return self.pregel.get_input_jsonschema()
+        return _schema(self.pregel.get_input_jsonschema, self._builder_schema("input_schema"),
+                       self.pregel.input_channels, "Input")
 
     def output_jsonschema(self) -> dict[str, Any]:
-        return self.pregel.get_output_jsonschema()
+        return _schema(self.pregel.get_output_jsonschema, self._builder_schema("output_schema"),
+                       self.pregel.output_channels, "Output")
+
+    def _builder_schema(self, attr: str) -> Any:
+        return getattr(getattr(self.pregel, "builder", None), attr, None)
 
     def state_jsonschema(self) -> dict[str, Any] | None:
-        builder = getattr(self.pregel, "builder", None)
-        schema = getattr(builder, "state_schema", None) if builder is not None else None
-        if schema is None:
-            return self.input_jsonschema()
-        from pydantic import TypeAdapter
+        schema = self._builder_schema("state_schema")
+        if schema is not None:
+            from pydantic import TypeAdapter
 
-        try:
-            return TypeAdapter(schema).json_schema()
-        except Exception:
-            return self.pregel.get_input_jsonschema()
+            try:
+                return TypeAdapter(schema).json_schema()
+            except Exception:  # e.g. a typing.TypedDict on Python < 3.12
+                pass
+        return _schema(lambda: None, schema, self.pregel.stream_channels_asis, "State")
 
     def context_jsonschema(self) -> dict[str, Any] | None:
-        return self.pregel.get_context_jsonschema()
+        try:
+            return self.pregel.get_context_jsonschema()
+        except Exception:
+            return {"type": "object", "title": "Context"}
 
     def subgraphs(self) -> dict[str, CompiledGraph]:
         return {name: CompiledGraph(sub, name) for name, sub in self.pregel.get_subgraphs()}  # type: ignore[arg-type]
@@ -112,3 +119,28 @@ async def from_factory(fn: Any, name: str, config: dict[str, Any] | None = None)
     if hasattr(result, "__aenter__") and not isinstance(result, (StateGraph, Pregel)):
         raise InvalidGraphError(f"graph {name!r}: context-manager graph factories are not supported")
     return as_compiled(result, name)
+
+
+def _schema(make: Any, typed: Any, channels: Any, title: str) -> dict[str, Any]:
+    """LangGraph's JSON schema of the graph; where pydantic cannot build one (a `typing.TypedDict` on
+    Python < 3.12), the same fields as a pydantic model, else an object schema naming the channels."""
+    try:
+        schema = make()
+        if schema is not None:
+            return dict(schema)
+    except Exception:
+        pass
+    if isinstance(typed, type) and hasattr(typed, "__annotations__"):
+        import typing
+
+        from pydantic import create_model
+
+        try:
+            hints = typing.get_type_hints(typed)
+            required = getattr(typed, "__required_keys__", set(hints))
+            fields: dict[str, Any] = {k: (v, ... if k in required else None) for k, v in hints.items()}
+            return create_model(typed.__name__, **fields).model_json_schema()  # type: ignore[call-overload,no-any-return]
+        except Exception:
+            pass
+    keys = [channels] if isinstance(channels, str) else list(channels)
+    return {"type": "object", "title": title, "properties": {k: {} for k in keys if not k.startswith("__")}}

@@ -199,7 +199,7 @@ async def test_graph_schemas_and_subgraphs(client: LangGraphClient) -> None:
                             "context_schema"}
 
     subs = await client.assistants.get_subgraphs("agent")
-    assert list(subs) == ["child"] and subs["child"]["state_schema"]["properties"]["n"] == {"type": "integer"}
+    assert list(subs) == ["child"] and subs["child"]["state_schema"]["properties"]["n"]["type"] == "integer"
     assert list(await client.assistants.get_subgraphs("agent", namespace="child")) == ["child"]
     assert await client.assistants.get_subgraphs("other") == {}
 

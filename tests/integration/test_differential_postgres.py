@@ -43,7 +43,8 @@ class PostgresRunner:
         self.loop.close()
 
     def pending(self) -> list[Any]:
-        return [engine.Interrupt(value=i["value"], id=i["id"]) for i in self.run(self.e.state.get(self.tid))["interrupts"]]
+        state = self.run(self.e.state.get(self.tid))
+        return [engine.Interrupt(value=i["value"], id=i["id"]) for i in state["interrupts"]]
 
     def do(self, step: Step) -> Observation:
         error = None

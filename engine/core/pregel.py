@@ -31,6 +31,7 @@ from langgraph._internal._constants import (
     CONFIG_KEY_RESUME_MAP,
     CONFIG_KEY_RESUMING,
     CONFIG_KEY_RUNTIME,
+    CONFIG_KEY_STREAM,
     ERROR,
     INTERRUPT,
     NO_WRITES,
@@ -41,9 +42,11 @@ from langgraph._internal._constants import (
 from langgraph.errors import GraphInterrupt, GraphRecursionError, ParentCommand
 from langgraph.pregel._algo import checkpoint_null_version, prepare_single_task
 from langgraph.pregel._loop import AsyncPregelLoop
+from langgraph.pregel._messages import StreamMessagesHandler
 from langgraph.pregel._retry import arun_with_retry
 from langgraph.pregel._task_status import CONTROL_WRITES
 from langgraph.pregel.main import _coerce_context
+from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.types import Command, PregelExecutableTask, Send
@@ -53,6 +56,7 @@ from engine.core.compiled import CompiledGraph
 from engine.core.errors import InvalidInputError, InvalidResumeError, InvalidUpdateError, RecursionLimitError
 from engine.core.records import (
     DEFAULT_RECURSION_LIMIT,
+    SUBGRAPH_EVENT,
     Decision,
     Interrupt,
     Pending,
@@ -432,9 +436,16 @@ async def run_task(
     store: BaseStore | None = None,
     callbacks: Sequence[Any] | None = None,
     run_opts: RunOptions | None = None,
+    stream_modes: Sequence[str] = (),
+    subgraphs: bool = False,
 ) -> TaskOutcome:
     """Run one task of the superstep planned from `checkpoint`, with LangGraph's retry policy and
-    timeout. Returns its writes; an `interrupt()` gives an "interrupted" outcome. Node errors raise."""
+    timeout. Returns its writes; an `interrupt()` gives an "interrupted" outcome. Node errors raise.
+
+    `stream_writer` receives what the task streams: its own `get_stream_writer()` chunks; with a
+    `messages` / `messages-tuple` / `events` mode, the messages of chat models it calls (token chunks,
+    via LangGraph's `StreamMessagesHandler`); with `subgraphs`, its subgraphs' own stream chunks as
+    `{SUBGRAPH_EVENT: {"mode", "ns", "data"}}`."""
     opts = run_opts or RunOptions(config=dict(config), context=config.get("context"))
     conf = dict(config.get("configurable") or {})
     payload = resume if isinstance(resume, dict) else {}
@@ -443,8 +454,15 @@ async def run_task(
     extra[CONFIG_KEY_RESUMING] = bool(payload.get("resuming"))
     if payload.get("map"):
         extra[CONFIG_KEY_RESUME_MAP] = codec.decode(payload["map"])
+    handlers = list(callbacks or [])
+    if stream_writer is not None:
+        if MESSAGE_MODES & set(stream_modes):
+            handlers.append(StreamMessagesHandler(_message_forwarder(stream_writer, subgraphs), subgraphs))
+        if subgraphs:
+            modes = {m for m in stream_modes if m in SUBGRAPH_MODES}
+            extra[CONFIG_KEY_STREAM] = StreamProtocol(_subgraph_forwarder(stream_writer), modes)
     cfg = run_config(graph, opts, thread_id=str(conf.get("thread_id", "")), store=store, stream_writer=stream_writer,
-                     callbacks=callbacks, extra=extra)
+                     callbacks=handlers, extra=extra)
     saver = DocSaver(str(conf.get("thread_id", "")))
     saver.seed(checkpoint, control)
     for doc in payload.get("subgraphs") or []:  # where this task's subgraphs stopped (an interrupt inside)
@@ -500,6 +518,28 @@ def _subgraph_write(saver: DocSaver) -> list[tuple[str, Any]]:
         saved = saver.saved[(ns, cid)]
         docs.append({**saved.doc, "writes": [[t, c, codec.encode(v)] for t, c, v in saved.writes]})
     return [(SUBGRAPHS, docs)] if docs else []
+
+
+MESSAGE_MODES = frozenset({"messages", "messages-tuple", "events"})
+SUBGRAPH_MODES = frozenset({"values", "updates", "custom", "debug", "checkpoints", "tasks"})
+
+
+def _message_forwarder(writer: StreamWriter, subgraphs: bool) -> Callable[[Any], None]:
+    def put(chunk: Any) -> None:
+        ns, _mode, (message, _meta) = chunk
+        if not ns:
+            writer(codec.to_wire(message))
+        elif subgraphs:
+            writer({SUBGRAPH_EVENT: {"mode": "messages", "ns": "|".join(ns), "data": codec.to_wire([message, _meta])}})
+    return put
+
+
+def _subgraph_forwarder(writer: StreamWriter) -> Callable[[Any], None]:
+    def put(chunk: Any) -> None:
+        ns, mode, payload = chunk
+        if ns:
+            writer({SUBGRAPH_EVENT: {"mode": mode, "ns": "|".join(ns), "data": codec.to_wire(payload)}})
+    return put
 
 
 def _no_calls(*_args: Any, **_kwargs: Any) -> Any:

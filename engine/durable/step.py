@@ -133,8 +133,10 @@ async def run_node(rt: Runtime, step: Step) -> tuple[TaskOutcome, int]:
     # what the node streams (get_stream_writer()) becomes durable `custom` events, flushed before the result
     writer = StepStreamWriter(rt, step.run_id, step.thread_id, spec.id, spec.name, spec.step)
     try:
+        modes = step.kwargs.get("stream_mode") or []
         coro = run_task(graph, spec, step.checkpoint, config=config, resume=step.resume, stream_writer=writer,
-                        store=rt.store, run_opts=opts)
+                        store=rt.store, run_opts=opts, stream_modes=[modes] if isinstance(modes, str) else modes,
+                        subgraphs=bool(step.kwargs.get("subgraphs")))
         if step.job_id is not None:
             # procrastinate only aborts the jobs it fetched itself: watch for a cancel of a claimed step
             coro = _abort_on_cancel(rt, step.run_id, coro)

@@ -460,7 +460,7 @@ async def run_task(
             handlers.append(StreamMessagesHandler(_message_forwarder(stream_writer, subgraphs), subgraphs))
         if subgraphs:
             modes = {m for m in stream_modes if m in SUBGRAPH_MODES}
-            extra[CONFIG_KEY_STREAM] = StreamProtocol(_subgraph_forwarder(stream_writer), modes)
+            extra[CONFIG_KEY_STREAM] = StreamProtocol(_subgraph_forwarder(stream_writer), modes)  # type: ignore[arg-type]
     cfg = run_config(graph, opts, thread_id=str(conf.get("thread_id", "")), store=store, stream_writer=stream_writer,
                      callbacks=handlers, extra=extra)
     saver = DocSaver(str(conf.get("thread_id", "")))

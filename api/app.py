@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 from litestar import Litestar, Request, Response, get
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,6 +24,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.serialization import default_serializer
 from litestar.types import ControllerRouterHandler, Serializer
 
+from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
 from duragraph.settings import Settings
 from engine.core.compiled import as_compiled
@@ -36,6 +38,7 @@ Conn = NamedDependency[asyncpg.Connection]
 Pool = NamedDependency[asyncpg.Pool]
 Graphs = NamedDependency[Mapping[str, object]]
 SettingsDep = NamedDependency[Settings]
+AuthzDep = NamedDependency[Authz]
 
 try:
     VERSION = version("duragraph")
@@ -98,6 +101,17 @@ async def provide_settings(state: State) -> Settings:
     return settings
 
 
+def cors_config(origins: Sequence[str]) -> CORSConfig | None:
+    """CORS for the given browser origins (`*` for any; none: no CORS headers). The SSE and pagination
+    headers a LangGraph client reads are exposed."""
+    if not origins:
+        return None
+    return CORSConfig(allow_origins=list(origins), allow_methods=["*"], allow_headers=["*"],
+                      allow_credentials="*" not in origins,
+                      expose_headers=["Content-Location", "Location", "X-Pagination-Total", "X-Pagination-Next",
+                                      "X-Request-ID"])
+
+
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
 def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
@@ -115,15 +129,21 @@ def create_app(
     pool_min_size: int = 1,
     pool_max_size: int = 10,
     debug: bool = False,
+    security: Security | None = None,
 ) -> Litestar:
     """The API app. `graphs` maps graph id -> compiled graph; `routers` replaces `default_routers()`,
     `extra_routers` adds to them; `lifespans` run inside the pool's lifespan (the pool is on
-    `app.state.pool` by then); `state` adds entries to `app.state`."""
+    `app.state.pool` by then); `state` adds entries to `app.state`. `security` is how callers are
+    authenticated (default: the settings' API keys, else open)."""
     graphs = {name: as_compiled(g, name) for name, g in graphs.items()}  # LangGraph graphs as the engine holds them
     graph_ids = sorted(graphs)
+    settings = settings or Settings(database_url=database_url)
+    security = security or Security(api_keys=frozenset(settings.api_keys))
+    auth_middleware = security.middleware()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        security.warn_if_open()
         pool = await create_pool(database_url, min_size=pool_min_size, max_size=pool_max_size)
         try:
             app.state.pool = pool
@@ -144,14 +164,16 @@ def create_app(
     return Litestar(
         route_handlers=[openapi_json, *(default_routers() if routers is None else routers), *extra_routers],
         lifespan=[lifespan],
-        state=State({"graphs": dict(graphs), "settings": settings or Settings(database_url=database_url),
-                     **(state or {})}),
+        state=State({"graphs": dict(graphs), "settings": settings, "security": security, **(state or {})}),
         dependencies={
             "pool": Provide(provide_pool),
             "conn": Provide(provide_conn),
             "graphs": Provide(provide_graphs),
             "settings": Provide(provide_settings),
+            "authz": Provide(provide_authz),
         },
+        middleware=[auth_middleware] if auth_middleware is not None else [],
+        cors_config=cors_config(settings.cors_origins),
         exception_handlers=exception_handlers(),
         response_class=ApiResponse,
         openapi_config=OpenAPIConfig(

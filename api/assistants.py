@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Response, Router, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.app import ApiResponse, Conn, Graphs
+from api.app import ApiResponse, AuthzDep, Conn, Graphs
 from api.schemas import (
     AssistantCount,
     AssistantCreate,
@@ -23,7 +23,8 @@ from api.schemas import (
     parse_uuid,
     select_fields,
 )
-from engine.durable import assistants
+from engine.durable import access, assistants
+from engine.durable.ids import uuid7
 from engine.errors import InvalidInput, NotFound, Unsupported
 
 
@@ -32,79 +33,104 @@ def _aid(assistant_id: str, graphs: Graphs) -> Any:
 
 
 @post("/assistants", status_code=200)
-async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn,
-                           graphs: Graphs) -> dict[str, Any]:
+async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn, graphs: Graphs,
+                           authz: AuthzDep) -> dict[str, Any]:
     assistants.require_graph(data.graph_id, graphs.keys())
-    return await assistants.create(
-        conn,
-        graph_id=data.graph_id,
-        assistant_id=parse_uuid(data.assistant_id, "assistant") if data.assistant_id else None,
-        config=data.config, context=data.context, metadata=data.metadata, name=data.name,
-        description=data.description, if_exists=data.if_exists or "raise",
+    aid = parse_uuid(data.assistant_id, "assistant") if data.assistant_id else uuid7()
+    value: dict[str, Any] = {"assistant_id": aid, "graph_id": data.graph_id, "config": data.config or {},
+                             "context": data.context or {}, "metadata": dict(data.metadata or {}),
+                             "if_exists": data.if_exists or "raise", "name": data.name}
+    scope = await authz("assistants", "create", value)  # handlers may stamp value["metadata"]
+    created = await assistants.create(
+        conn, graph_id=data.graph_id, assistant_id=aid, config=data.config, context=data.context,
+        metadata=value["metadata"], name=data.name, description=data.description,
+        if_exists=data.if_exists or "raise",
     )
+    await access.require_assistant(conn, aid, scope)  # do_nothing on another caller's id: not shown
+    return created
 
 
 @post("/assistants/search", status_code=200)
-async def search_assistants(conn: Conn, data: JSONBody[AssistantSearch | None] = None) -> Response[Any]:
+async def search_assistants(conn: Conn, authz: AuthzDep,
+                            data: JSONBody[AssistantSearch | None] = None) -> Response[Any]:
     data = data or AssistantSearch()
     sort_by = check_sort_by(data.sort_by, assistants.SORT_FIELDS)
+    value: dict[str, Any] = {"graph_id": data.graph_id, "metadata": dict(data.metadata or {}), "limit": data.limit,
+             "offset": data.offset}
+    scope = await authz("assistants", "search", value)
     items, total = await assistants.search(
-        conn, metadata=dict_or_none(data.metadata), graph_id=data.graph_id, name=data.name, limit=data.limit,
-        offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc",
+        conn, metadata=dict_or_none(value["metadata"]), graph_id=data.graph_id, name=data.name, limit=data.limit,
+        offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc", scope=scope,
     )
     body = [select_fields(a, data.select, assistants.SELECT_FIELDS) for a in items]
     return ApiResponse(body, headers=pagination_headers(total, data.limit, data.offset, len(items)))
 
 
 @post("/assistants/count", status_code=200)
-async def count_assistants(conn: Conn, data: JSONBody[AssistantCount | None] = None) -> int:
+async def count_assistants(conn: Conn, authz: AuthzDep, data: JSONBody[AssistantCount | None] = None) -> int:
     data = data or AssistantCount()
-    return await assistants.count(conn, metadata=dict_or_none(data.metadata), graph_id=data.graph_id,
-                                  name=data.name)
+    value: dict[str, Any] = {"graph_id": data.graph_id, "metadata": dict(data.metadata or {})}
+    scope = await authz("assistants", "search", value)
+    return await assistants.count(conn, metadata=dict_or_none(value["metadata"]), graph_id=data.graph_id,
+                                  name=data.name, scope=scope)
 
 
 @get("/assistants/{assistant_id:str}")
-async def get_assistant(assistant_id: FromPath[str], conn: Conn,
-                        graphs: Graphs) -> dict[str, Any]:
-    return await assistants.get(conn, _aid(assistant_id, graphs))
+async def get_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                        authz: AuthzDep) -> dict[str, Any]:
+    aid = _aid(assistant_id, graphs)
+    await authz.assistant("read", aid)
+    return await assistants.get(conn, aid)
 
 
 @patch("/assistants/{assistant_id:str}")
 async def update_assistant(assistant_id: FromPath[str], data: JSONBody[AssistantPatch], conn: Conn,
-                           graphs: Graphs) -> dict[str, Any]:
+                           graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
     if data.graph_id is not None:
         assistants.require_graph(data.graph_id, graphs.keys())
+    aid = _aid(assistant_id, graphs)
+    value: dict[str, Any] = {"graph_id": data.graph_id, "config": data.config, "context": data.context,
+                             "name": data.name, "metadata": data.metadata}
+    await authz.assistant("update", aid, **value)
     return await assistants.update(
-        conn, _aid(assistant_id, graphs), graph_id=data.graph_id, config=data.config, context=data.context,
+        conn, aid, graph_id=data.graph_id, config=data.config, context=data.context,
         metadata=data.metadata, name=data.name, description=data.description,
     )
 
 
 @delete("/assistants/{assistant_id:str}", status_code=204)
-async def delete_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+async def delete_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
                            delete_threads: FromQuery[str | None] = None) -> None:
-    await assistants.delete(conn, _aid(assistant_id, graphs), delete_threads=as_bool(delete_threads))
+    aid = _aid(assistant_id, graphs)
+    await authz.assistant("delete", aid)
+    await assistants.delete(conn, aid, delete_threads=as_bool(delete_threads))
 
 
 @post("/assistants/{assistant_id:str}/versions", status_code=200)
-async def assistant_versions(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+async def assistant_versions(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
                              data: JSONBody[AssistantVersionSearch | None] = None) -> list[dict[str, Any]]:
     data = data or AssistantVersionSearch()
-    return await assistants.versions(conn, _aid(assistant_id, graphs), metadata=dict_or_none(data.metadata),
+    aid = _aid(assistant_id, graphs)
+    await authz.assistant("read", aid)
+    return await assistants.versions(conn, aid, metadata=dict_or_none(data.metadata),
                                      limit=data.limit, offset=data.offset)
 
 
 @post("/assistants/{assistant_id:str}/latest", status_code=200)
 async def set_latest_version(assistant_id: FromPath[str], data: JSONBody[AssistantSetLatest], conn: Conn,
-                             graphs: Graphs) -> dict[str, Any]:
-    return await assistants.set_latest(conn, _aid(assistant_id, graphs), data.version)
+                             graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
+    aid = _aid(assistant_id, graphs)
+    await authz.assistant("update", aid, version=data.version)
+    return await assistants.set_latest(conn, aid, data.version)
 
 
 # -- the compiled graph behind an assistant ------------------------------------------------------
 
 
-async def _graph_of(assistant_id: str, conn: Conn, graphs: Graphs) -> tuple[str, Any]:
-    assistant = await assistants.get(conn, _aid(assistant_id, graphs))
+async def _graph_of(assistant_id: str, conn: Conn, graphs: Graphs, authz: AuthzDep) -> tuple[str, Any]:
+    aid = _aid(assistant_id, graphs)
+    await authz.assistant("read", aid)
+    assistant = await assistants.get(conn, aid)
     graph_id = assistant["graph_id"]
     graph = graphs.get(graph_id)
     if graph is None:
@@ -186,30 +212,31 @@ def _draw(graph: Any, xray: int) -> dict[str, Any]:
 
 
 @get("/assistants/{assistant_id:str}/graph")
-async def assistant_graph(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+async def assistant_graph(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
                           xray: FromQuery[str | None] = None) -> dict[str, Any]:
-    _, graph = await _graph_of(assistant_id, conn, graphs)
+    _, graph = await _graph_of(assistant_id, conn, graphs, authz)
     return _draw(graph, _xray(xray))
 
 
 @get("/assistants/{assistant_id:str}/schemas")
-async def assistant_schemas(assistant_id: FromPath[str], conn: Conn,
-                            graphs: Graphs) -> dict[str, Any]:
-    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+async def assistant_schemas(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+                            authz: AuthzDep) -> dict[str, Any]:
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
     return _schemas(graph_id, graph)
 
 
 @get("/assistants/{assistant_id:str}/subgraphs")
-async def assistant_subgraphs(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
+async def assistant_subgraphs(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
                               recurse: FromQuery[str | None] = None) -> dict[str, Any]:
-    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
     return _subgraphs(graph_id, graph, prefix="", recurse=as_bool(recurse))
 
 
 @get("/assistants/{assistant_id:str}/subgraphs/{namespace:str}")
 async def assistant_subgraphs_ns(assistant_id: FromPath[str], namespace: FromPath[str], conn: Conn,
-                                 graphs: Graphs, recurse: FromQuery[str | None] = None) -> dict[str, Any]:
-    graph_id, graph = await _graph_of(assistant_id, conn, graphs)
+                                 graphs: Graphs, authz: AuthzDep,
+                                 recurse: FromQuery[str | None] = None) -> dict[str, Any]:
+    graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
     found = _subgraphs(graph_id, graph, prefix="", recurse=True)
     return {ns: s for ns, s in found.items()
             if ns == namespace or (as_bool(recurse) and ns.startswith(namespace + "|"))}

@@ -12,7 +12,8 @@ from uuid import UUID
 from litestar import Response, Router, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from api.app import ApiResponse, Conn, Graphs
+from api.app import ApiResponse, AuthzDep, Conn, Graphs
+from api.auth import Authz
 from api.schemas import (
     CronCount,
     CronCreate,
@@ -24,7 +25,7 @@ from api.schemas import (
     parse_uuid,
     select_fields,
 )
-from engine.durable import assistants, crons
+from engine.durable import access, assistants, crons
 from engine.errors import BadRequest
 
 
@@ -34,9 +35,16 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn,
-                  graphs: Graphs) -> dict[str, Any]:
+async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn, graphs: Graphs,
+                  authz: Authz) -> dict[str, Any]:
     payload = {f: getattr(data, f) for f in crons.PAYLOAD_FIELDS if getattr(data, f, None) is not None}
+    if thread_id is not None:  # the cron's runs act on the thread: the caller must be allowed to run on it
+        await authz.thread("create_run", thread_id, assistant_id=data.assistant_id, metadata={})
+    value: dict[str, Any] = {"payload": payload, "schedule": data.schedule, "cron_id": None, "thread_id": thread_id,
+                             "user_id": authz.user.identity if authz.user else None, "end_time": data.end_time,
+                             "metadata": dict(data.metadata or {})}
+    await authz("crons", "create", value)  # handlers may stamp value["metadata"] (e.g. the owner)
+    data.metadata = value["metadata"]
     return await crons.create(
         conn,
         assistant_id=assistants.resolve_id(data.assistant_id, graphs.keys()),
@@ -53,25 +61,28 @@ async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn,
 
 @post("/threads/{thread_id:str}/runs/crons", status_code=200)
 async def create_thread_cron(thread_id: FromPath[str], data: JSONBody[CronCreate], conn: Conn,
-                             graphs: Graphs) -> dict[str, Any]:
-    return await _create(data, parse_uuid(thread_id), conn, graphs)
+                             graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
+    return await _create(data, parse_uuid(thread_id), conn, graphs, authz)
 
 
 @post("/runs/crons", status_code=200)
-async def create_cron(data: JSONBody[CronCreate], conn: Conn, graphs: Graphs) -> dict[str, Any]:
-    return await _create(data, None, conn, graphs)
+async def create_cron(data: JSONBody[CronCreate], conn: Conn, graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
+    return await _create(data, None, conn, graphs, authz)
 
 
 @post("/runs/crons/search", status_code=200)
-async def search_crons(conn: Conn, graphs: Graphs, data: JSONBody[CronSearch | None] = None) -> Response[Any]:
+async def search_crons(conn: Conn, graphs: Graphs, authz: AuthzDep,
+                       data: JSONBody[CronSearch | None] = None) -> Response[Any]:
     data = data or CronSearch()
     sort_by = check_sort_by(data.sort_by, crons.SORT_FIELDS)
+    aid = assistants.resolve_id(data.assistant_id, graphs.keys()) if data.assistant_id else None
+    tid = parse_uuid(data.thread_id) if data.thread_id else None
+    value: dict[str, Any] = {"assistant_id": aid, "thread_id": tid, "limit": data.limit, "offset": data.offset,
+             "metadata": dict(data.metadata or {})}
+    scope = await authz("crons", "search", value)
     items, total = await crons.search(
-        conn,
-        assistant_id=assistants.resolve_id(data.assistant_id, graphs.keys()) if data.assistant_id else None,
-        thread_id=parse_uuid(data.thread_id) if data.thread_id else None,
-        enabled=data.enabled, metadata=dict_or_none(data.metadata), limit=data.limit, offset=data.offset,
-        sort_by=sort_by, sort_order=data.sort_order or "desc",
+        conn, assistant_id=aid, thread_id=tid, enabled=data.enabled, metadata=dict_or_none(value["metadata"]),
+        limit=data.limit, offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc", scope=scope,
     )
     now = datetime.now(UTC)
     body = [select_fields({**c, "now": now} if data.select and "now" in data.select else c,
@@ -80,35 +91,42 @@ async def search_crons(conn: Conn, graphs: Graphs, data: JSONBody[CronSearch | N
 
 
 @post("/runs/crons/count", status_code=200)
-async def count_crons(conn: Conn, graphs: Graphs, data: JSONBody[CronCount | None] = None) -> int:
+async def count_crons(conn: Conn, graphs: Graphs, authz: AuthzDep, data: JSONBody[CronCount | None] = None) -> int:
     data = data or CronCount()
-    return await crons.count(
-        conn,
-        assistant_id=assistants.resolve_id(data.assistant_id, graphs.keys()) if data.assistant_id else None,
-        thread_id=parse_uuid(data.thread_id) if data.thread_id else None,
-        metadata=dict_or_none(data.metadata),
-    )
+    aid = assistants.resolve_id(data.assistant_id, graphs.keys()) if data.assistant_id else None
+    tid = parse_uuid(data.thread_id) if data.thread_id else None
+    value: dict[str, Any] = {"assistant_id": aid, "thread_id": tid, "metadata": dict(data.metadata or {})}
+    scope = await authz("crons", "search", value)
+    return await crons.count(conn, assistant_id=aid, thread_id=tid, metadata=dict_or_none(value["metadata"]),
+                             scope=scope)
 
 
 @get("/runs/crons/{cron_id:str}")
-async def get_cron(cron_id: FromPath[str], conn: Conn) -> dict[str, Any]:
-    return await crons.get(conn, parse_uuid(cron_id, "cron"))
+async def get_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+    cid = parse_uuid(cron_id, "cron")
+    await access.require_cron(conn, cid, await authz("crons", "read", {"cron_id": cid}))
+    return await crons.get(conn, cid)
 
 
 @patch("/runs/crons/{cron_id:str}")
-async def update_cron(cron_id: FromPath[str], data: JSONBody[CronPatch], conn: Conn) -> dict[str, Any]:
+async def update_cron(cron_id: FromPath[str], data: JSONBody[CronPatch], conn: Conn,
+                      authz: AuthzDep) -> dict[str, Any]:
     cid = parse_uuid(cron_id, "cron")
     changes = data.changes()
     if not changes:
         raise BadRequest("Empty update: give at least one field to change")
+    value: dict[str, Any] = {"cron_id": cid, "payload": changes.get("payload"), "schedule": changes.get("schedule")}
+    await access.require_cron(conn, cid, await authz("crons", "update", value))
     if "end_time" in changes:
         changes["end_time"] = _utc(changes["end_time"])
     return await crons.update(conn, cid, changes)
 
 
 @delete("/runs/crons/{cron_id:str}", status_code=204)
-async def delete_cron(cron_id: FromPath[str], conn: Conn) -> None:
-    await crons.delete(conn, parse_uuid(cron_id, "cron"))
+async def delete_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> None:
+    cid = parse_uuid(cron_id, "cron")
+    await access.require_cron(conn, cid, await authz("crons", "delete", {"cron_id": cid}))
+    await crons.delete(conn, cid)
 
 
 router = Router(

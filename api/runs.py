@@ -14,11 +14,13 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from api.app import ApiResponse
+from api.app import ApiResponse, AuthzDep
+from api.auth import Authz
 from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid, select_fields
 from engine.core import codec
-from engine.durable.runs import RunService
+from engine.durable import access, threads
+from engine.durable.runs import RunRequest, RunService
 from engine.durable.runtime import Runtime
 from engine.durable.state import StateService
 from engine.durable.waiter import RunWaiter
@@ -72,8 +74,38 @@ def _locations(thread_id: str, run_id: str, stateless: bool) -> dict[str, str]:
     }
 
 
-async def _create(state: State, body: RunCreate, thread_id: uuid.UUID | None) -> dict[str, Any]:
-    return await runs_of(state).create(to_request(body, thread_id))
+async def authorized_request(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None
+                             ) -> RunRequest:
+    """The engine request for a run-create payload, after the `threads.create_run` handlers: they may
+    change its metadata, and their filter must admit the thread (a thread that `if_not_exists=create`
+    makes gets the handlers' metadata, so it is the caller's). Nodes get the caller in their config."""
+    req = to_request(body, thread_id)
+    if not authz.enabled:
+        return req
+    value: dict[str, Any] = {
+        "thread_id": thread_id, "assistant_id": body.assistant_id, "run_id": None, "status": "pending",
+        "metadata": req.metadata, "prevent_insert_if_inflight": True, "multitask_strategy": req.multitask_strategy,
+        "if_not_exists": req.if_not_exists, "after_seconds": req.after_seconds,
+        "kwargs": {"input": req.input, "command": req.command, "config": req.config, "context": req.context,
+                   "stream_mode": req.stream_mode},
+        "action": None,
+    }
+    scope = await authz("threads", "create_run", value)
+    req.metadata = dict(value["metadata"] or {})
+    req.auth = authz.user_config()
+    if thread_id is not None and scope is not None:
+        async with state.pool.acquire() as conn:
+            found = await access.thread_in_scope(conn, thread_id, scope)
+            if found is None and req.if_not_exists == "create":
+                await threads.create(conn, thread_id=thread_id, metadata=req.metadata, if_exists="do_nothing")
+                found = await access.thread_in_scope(conn, thread_id, scope)
+            if found is False or (found is None and req.if_not_exists != "create"):
+                raise NotFound(f"Thread with ID {thread_id} not found.")
+    return req
+
+
+async def _create(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None) -> dict[str, Any]:
+    return await runs_of(state).create(await authorized_request(state, authz, body, thread_id))
 
 
 def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
@@ -106,33 +138,34 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
 
 
 @post("/threads/{thread_id:str}/runs", status_code=200)
-async def create_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State) -> Response[Any]:
-    run = await _create(state, data, parse_uuid(thread_id))
+async def create_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State,
+                     authz: AuthzDep) -> Response[Any]:
+    run = await _create(state, authz, data, parse_uuid(thread_id))
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], False))
 
 
 @post("/runs", status_code=200)
-async def create_stateless_run(data: JSONBody[RunCreate], state: State) -> Response[Any]:
-    run = await _create(state, data, None)
+async def create_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Response[Any]:
+    run = await _create(state, authz, data, None)
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], True))
 
 
 @post("/runs/batch", status_code=200)
-async def create_batch(data: JSONBody[list[RunCreate]], state: State) -> list[dict[str, Any]]:
+async def create_batch(data: JSONBody[list[RunCreate]], state: State, authz: AuthzDep) -> list[dict[str, Any]]:
     if not data:
         raise InvalidInput("runs/batch needs at least one run")
-    return [await _create(state, body, None) for body in data]
+    return [await _create(state, authz, body, None) for body in data]
 
 
 @post("/threads/{thread_id:str}/runs/wait", status_code=200)
-async def wait_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State) -> Stream:
-    run = await _create(state, data, parse_uuid(thread_id))
+async def wait_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
+    run = await _create(state, authz, data, parse_uuid(thread_id))
     return _wait_stream(state, run, data)
 
 
 @post("/runs/wait", status_code=200)
-async def wait_stateless_run(data: JSONBody[RunCreate], state: State) -> Stream:
-    run = await _create(state, data, None)
+async def wait_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
+    run = await _create(state, authz, data, None)
     return _wait_stream(state, run, data)
 
 
@@ -140,6 +173,7 @@ async def wait_stateless_run(data: JSONBody[RunCreate], state: State) -> Stream:
 async def list_runs(
     thread_id: FromPath[str],
     state: State,
+    authz: AuthzDep,
     limit: FromQuery[int] = 10,
     offset: FromQuery[int] = 0,
     status: FromQuery[str | None] = None,
@@ -147,23 +181,31 @@ async def list_runs(
 ) -> list[dict[str, Any]]:
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must be >= 0")
-    rows = await runs_of(state).list(parse_uuid(thread_id), limit=limit, offset=offset, status=status or None)
+    tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
+    rows = await runs_of(state).list(tid, limit=limit, offset=offset, status=status or None)
     return [select_fields(r, select, RUN_FIELDS) for r in rows]
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}")
-async def get_run(thread_id: FromPath[str], run_id: FromPath[str], state: State) -> dict[str, Any]:
-    return await runs_of(state).get(parse_uuid(run_id, "run"), parse_uuid(thread_id))
+async def get_run(thread_id: FromPath[str], run_id: FromPath[str], state: State, authz: AuthzDep) -> dict[str, Any]:
+    tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    await authz.thread("read", tid, run_id=rid)
+    return await runs_of(state).get(rid, tid)
 
 
 @delete("/threads/{thread_id:str}/runs/{run_id:str}", status_code=204)
-async def delete_run(thread_id: FromPath[str], run_id: FromPath[str], state: State) -> None:
-    await runs_of(state).delete(parse_uuid(run_id, "run"), parse_uuid(thread_id))
+async def delete_run(thread_id: FromPath[str], run_id: FromPath[str], state: State, authz: AuthzDep) -> None:
+    tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    await authz.thread("delete", tid, run_id=rid)
+    await runs_of(state).delete(rid, tid)
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}/join")
-async def join_run(thread_id: FromPath[str], run_id: FromPath[str], state: State) -> Stream:
-    run = await runs_of(state).get(parse_uuid(run_id, "run"), parse_uuid(thread_id))
+async def join_run(thread_id: FromPath[str], run_id: FromPath[str], state: State, authz: AuthzDep) -> Stream:
+    tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    await authz.thread("read", tid, run_id=rid)
+    run = await runs_of(state).get(rid, tid)
     return _wait_stream(state, run, RunCreate(assistant_id=run["assistant_id"], on_completion="keep"))
 
 
@@ -172,10 +214,12 @@ async def cancel_run(
     thread_id: FromPath[str],
     run_id: FromPath[str],
     state: State,
+    authz: AuthzDep,
     wait: FromQuery[str] = "0",
     action: FromQuery[Literal["interrupt", "rollback"]] = "interrupt",
 ) -> Response[Any]:
     tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    await authz.thread("update", tid, run_id=rid, action=action)
     service = runs_of(state)
     await service.cancel([rid], action=action, thread_id=tid)
     if wait.lower() in ("1", "true", "yes"):
@@ -195,10 +239,13 @@ class CancelMany(msgspec.Struct, kw_only=True):
 
 @post("/runs/cancel", status_code=204)
 async def cancel_many(
-    data: JSONBody[CancelMany], state: State, action: FromQuery[Literal["interrupt", "rollback"]] = "interrupt"
+    data: JSONBody[CancelMany], state: State, authz: AuthzDep,
+    action: FromQuery[Literal["interrupt", "rollback"]] = "interrupt",
 ) -> None:
     service = runs_of(state)
     thread_id = parse_uuid(data.thread_id) if data.thread_id else None
+    scope = await authz("threads", "update", {"thread_id": thread_id, "run_ids": data.run_ids,
+                                              "status": data.status, "action": action})
     if data.status is not None:
         if data.thread_id or data.run_ids:
             raise InvalidInput("status cannot be combined with thread_id or run_ids")
@@ -209,6 +256,9 @@ async def cancel_many(
         ids = await service.active_run_ids(thread_id=thread_id, status="all")
     else:
         raise InvalidInput("give run_ids, thread_id or status")
+    if scope is not None:
+        async with state.pool.acquire() as conn:
+            ids = await access.runs_in_scope(conn, ids, scope)
     if not ids:
         raise NotFound("No matching runs to cancel.")
     await service.cancel(ids, action=action, thread_id=thread_id)

@@ -10,6 +10,7 @@ from litestar import Router, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.app import AuthzDep
 from api.schemas import parse_uuid
 from engine.durable.state import StateService
 from engine.errors import InvalidInput, Unsupported
@@ -55,20 +56,24 @@ def _no_subgraphs(subgraphs: bool | str | None) -> None:
 
 @get("/threads/{thread_id:str}/state")
 async def get_state(
-    thread_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None,
+    thread_id: FromPath[str], state: State, authz: AuthzDep, subgraphs: FromQuery[str | None] = None,
     select: FromQuery[list[str] | None] = None,
 ) -> dict[str, Any]:
     _no_subgraphs(subgraphs)
-    return select_state(await svc(state).get(parse_uuid(thread_id)), select)
+    tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
+    return select_state(await svc(state).get(tid), select)
 
 
 @get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
 async def get_state_at(
-    thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, subgraphs: FromQuery[str | None] = None,
-    select: FromQuery[list[str] | None] = None,
+    thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, authz: AuthzDep,
+    subgraphs: FromQuery[str | None] = None, select: FromQuery[list[str] | None] = None,
 ) -> dict[str, Any]:
     _no_subgraphs(subgraphs)
-    return select_state(await svc(state).get(parse_uuid(thread_id), parse_uuid(checkpoint_id, "checkpoint")), select)
+    tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
+    return select_state(await svc(state).get(tid, parse_uuid(checkpoint_id, "checkpoint")), select)
 
 
 class StateAtCheckpoint(msgspec.Struct, kw_only=True):
@@ -78,10 +83,12 @@ class StateAtCheckpoint(msgspec.Struct, kw_only=True):
 
 
 @post("/threads/{thread_id:str}/state/checkpoint", status_code=200)
-async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State) -> dict[str, Any]:
+async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State,
+                        authz: AuthzDep) -> dict[str, Any]:
     _no_subgraphs(data.subgraphs)
-    return select_state(await svc(state).get(parse_uuid(thread_id), _checkpoint_id(None, data.checkpoint)),
-                        data.select)
+    tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
+    return select_state(await svc(state).get(tid, _checkpoint_id(None, data.checkpoint)), data.select)
 
 
 class StateUpdate(msgspec.Struct, kw_only=True):
@@ -92,9 +99,12 @@ class StateUpdate(msgspec.Struct, kw_only=True):
 
 
 @post("/threads/{thread_id:str}/state", status_code=200)
-async def update_state(thread_id: FromPath[str], data: JSONBody[StateUpdate], state: State) -> dict[str, Any]:
+async def update_state(thread_id: FromPath[str], data: JSONBody[StateUpdate], state: State,
+                       authz: AuthzDep) -> dict[str, Any]:
+    tid = parse_uuid(thread_id)
+    await authz.thread("update", tid)
     return await svc(state).update(
-        parse_uuid(thread_id), data.values, as_node=data.as_node,
+        tid, data.values, as_node=data.as_node,
         checkpoint_id=_checkpoint_id(data.checkpoint_id, data.checkpoint),
     )
 
@@ -116,10 +126,12 @@ def _before(before: str | dict[str, Any] | None) -> uuid.UUID | None:
 
 
 @post("/threads/{thread_id:str}/history", status_code=200)
-async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], state: State) -> list[dict[str, Any]]:
+async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], state: State,
+                       authz: AuthzDep) -> list[dict[str, Any]]:
     if data.limit < 1:
         raise InvalidInput("limit must be >= 1")
     tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
     if data.checkpoint and data.checkpoint.get("checkpoint_id"):
         history = [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
     else:
@@ -129,11 +141,14 @@ async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], s
 
 @get("/threads/{thread_id:str}/history")
 async def get_history(
-    thread_id: FromPath[str], state: State, limit: FromQuery[int] = 10, before: FromQuery[str | None] = None
+    thread_id: FromPath[str], state: State, authz: AuthzDep, limit: FromQuery[int] = 10,
+    before: FromQuery[str | None] = None,
 ) -> list[dict[str, Any]]:
     if limit < 1:
         raise InvalidInput("limit must be >= 1")
-    return await svc(state).history(parse_uuid(thread_id), limit=limit, before=_before(before))
+    tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
+    return await svc(state).history(tid, limit=limit, before=_before(before))
 
 
 router = Router(

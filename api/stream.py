@@ -27,8 +27,10 @@ from litestar.response import Stream
 
 import sql
 from api import runs as runs_api
+from api.app import AuthzDep
+from api.auth import Authz
 from api.live import LiveHub, fetch_run_events, run_events, thread_events
-from api.run_payload import RunCreate, stream_modes, to_request
+from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
 from engine.core.api import checkpoint_values
@@ -180,8 +182,8 @@ async def _run_info(state: State, run_id: uuid.UUID) -> asyncpg.Record:
     return row
 
 
-async def _create_and_stream(state: State, body: RunCreate, thread_id: uuid.UUID | None) -> Stream:
-    request = to_request(body, thread_id)
+async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None) -> Stream:
+    request = await runs_api.authorized_request(state, authz, body, thread_id)
     service = runs_api.runs_of(state)
     created = await service.create(request)
     run = await _run_info(state, uuid.UUID(created["run_id"]))
@@ -192,13 +194,13 @@ async def _create_and_stream(state: State, body: RunCreate, thread_id: uuid.UUID
 
 
 @post("/threads/{thread_id:str}/runs/stream", status_code=200)
-async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State) -> Stream:
-    return await _create_and_stream(state, data, parse_uuid(thread_id))
+async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
+    return await _create_and_stream(state, authz, data, parse_uuid(thread_id))
 
 
 @post("/runs/stream", status_code=200)
-async def stream_stateless_run(data: JSONBody[RunCreate], state: State) -> Stream:
-    return await _create_and_stream(state, data, None)
+async def stream_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
+    return await _create_and_stream(state, authz, data, None)
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}/stream")
@@ -206,11 +208,13 @@ async def join_run_stream(
     thread_id: FromPath[str],
     run_id: FromPath[str],
     state: State,
+    authz: AuthzDep,
     last_event_id: LastEventId = None,
     stream_mode: FromQuery[list[str] | None] = None,
     cancel_on_disconnect: FromQuery[str | None] = None,
 ) -> Stream:
     tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
+    await authz.thread("read", tid, run_id=rid)
     resume = _resume_point(last_event_id)
     run = await _run_info(state, rid)
     if run["thread_id"] != tid:
@@ -302,11 +306,13 @@ async def thread_stream(state: State, thread_id: uuid.UUID, modes: frozenset[str
 async def join_thread_stream(
     thread_id: FromPath[str],
     state: State,
+    authz: AuthzDep,
     last_event_id: LastEventId = None,
     stream_mode: FromQuery[list[str] | None] = None,
     stream_modes: FromQuery[str | None] = None,
 ) -> Stream:
     tid = parse_uuid(thread_id)
+    await authz.thread("read", tid)
     modes = frozenset(_query_modes([*(stream_mode or []), *([stream_modes] if stream_modes else [])],
                                    THREAD_MODES) or ["run_modes"])
     async with state.pool.acquire() as conn:

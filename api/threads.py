@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.app import ApiResponse, Conn
+from api.app import ApiResponse, AuthzDep, Conn
 from api.schemas import (
     ThreadCount,
     ThreadCreate,
@@ -23,8 +23,9 @@ from api.schemas import (
     select_fields,
     ttl_of,
 )
-from engine.durable import threads
-from engine.errors import InvalidInput, Unsupported
+from engine.durable import access, threads
+from engine.durable.ids import uuid7
+from engine.errors import Conflict, InvalidInput, Unsupported
 
 MAX_EXTRACT = 10
 _SEGMENT = re.compile(r"^([^.\[\]]+)((?:\[-?\d+\])*)$")
@@ -86,7 +87,7 @@ def _superstep_updates(supersteps: list[dict[str, Any]]) -> list[tuple[Any, str 
 
 @post("/threads", status_code=200)
 async def create_thread(
-    conn: Conn, state: State, data: JSONBody[ThreadCreate | None] = None
+    conn: Conn, state: State, authz: AuthzDep, data: JSONBody[ThreadCreate | None] = None
 ) -> dict[str, Any]:
     data = data or ThreadCreate()
     metadata = dict(data.metadata or {})
@@ -96,10 +97,15 @@ async def create_thread(
     graph_id = data.graph_id or metadata.get("graph_id")
     if updates and not graph_id:
         raise InvalidInput("supersteps need the thread's graph: pass graph_id")
-    thread = await threads.create(
-        conn, thread_id=parse_uuid(data.thread_id) if data.thread_id else None, metadata=metadata,
-        if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl),
-    )
+    tid = parse_uuid(data.thread_id) if data.thread_id else uuid7()
+    value: dict[str, Any] = {"thread_id": tid, "metadata": metadata, "if_exists": data.if_exists or "raise"}
+    if data.ttl is not None:
+        value["ttl"] = data.ttl
+    scope = await authz("threads", "create", value)  # handlers may stamp value["metadata"] (e.g. the owner)
+    thread = await threads.create(conn, thread_id=tid, metadata=value["metadata"],
+                                  if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl))
+    if scope is not None and not await access.thread_in_scope(conn, tid, scope):
+        raise Conflict(f"Thread with ID {tid} already exists")  # another caller's (do_nothing): not shown
     if updates:
         tid = parse_uuid(str(thread["thread_id"]))
         try:
@@ -113,16 +119,20 @@ async def create_thread(
 
 
 @post("/threads/search", status_code=200)
-async def search_threads(conn: Conn, data: JSONBody[ThreadSearch | None] = None) -> Response[Any]:
+async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearch | None] = None) -> Response[Any]:
     data = data or ThreadSearch()
     sort_by = check_sort_by(data.sort_by, threads.SORT_FIELDS)
     extract = {alias: _parse_path(path) for alias, path in (data.extract or {}).items()}
     if len(extract) > MAX_EXTRACT:
         raise InvalidInput(f"Too many extract paths: at most {MAX_EXTRACT}")
+    ids = [parse_uuid(i) for i in data.ids] if data.ids is not None else None
+    value: dict[str, Any] = {"metadata": dict(data.metadata or {}), "values": data.values, "status": data.status,
+                             "limit": data.limit, "offset": data.offset, "ids": ids}
+    scope = await authz("threads", "search", value)
     items, total = await threads.search(
-        conn, metadata=dict_or_none(data.metadata), values=dict_or_none(data.values),
-        ids=[parse_uuid(i) for i in data.ids] if data.ids is not None else None, status=data.status,
-        limit=data.limit, offset=data.offset, sort_by=sort_by, sort_order=data.sort_order or "desc",
+        conn, metadata=dict_or_none(value["metadata"]), values=dict_or_none(data.values), ids=ids,
+        status=data.status, limit=data.limit, offset=data.offset, sort_by=sort_by,
+        sort_order=data.sort_order or "desc", scope=scope,
     )
     body = []
     for t in items:
@@ -134,28 +144,38 @@ async def search_threads(conn: Conn, data: JSONBody[ThreadSearch | None] = None)
 
 
 @post("/threads/count", status_code=200)
-async def count_threads(conn: Conn, data: JSONBody[ThreadCount | None] = None) -> int:
+async def count_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadCount | None] = None) -> int:
     data = data or ThreadCount()
-    return await threads.count(conn, metadata=dict_or_none(data.metadata), values=dict_or_none(data.values),
-                               status=data.status)
+    value: dict[str, Any] = {"metadata": dict(data.metadata or {}), "values": data.values, "status": data.status}
+    scope = await authz("threads", "search", value)
+    return await threads.count(conn, metadata=dict_or_none(value["metadata"]), values=dict_or_none(data.values),
+                               status=data.status, scope=scope)
 
 
 @post("/threads/prune", status_code=200)
-async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn) -> dict[str, Any]:
+async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
     ids = [parse_uuid(i) for i in data.thread_ids]
+    scope = await authz("threads", "delete", {"thread_ids": ids, "strategy": data.strategy})
+    ids = await access.threads_in_scope(conn, ids, scope)
     return {"pruned_count": await threads.prune(conn, ids, strategy=data.strategy)}
 
 
 @get("/threads/{thread_id:str}")
-async def get_thread(thread_id: FromPath[str], conn: Conn, include: FromQuery[str | None] = None) -> dict[str, Any]:
+async def get_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep,
+                     include: FromQuery[str | None] = None) -> dict[str, Any]:
     wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
-    return _view(await threads.get(conn, parse_uuid(thread_id)), wanted)
+    tid = parse_uuid(thread_id)
+    await access.require_thread(conn, tid, await authz("threads", "read", {"thread_id": tid}))
+    return _view(await threads.get(conn, tid), wanted)
 
 
 @patch("/threads/{thread_id:str}")
 async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], conn: Conn,
-                        request: Request[Any, Any, Any]) -> Response[Any]:
-    thread = await threads.update(conn, parse_uuid(thread_id), metadata=data.metadata, ttl=ttl_of(data.ttl))
+                        request: Request[Any, Any, Any], authz: AuthzDep) -> Response[Any]:
+    tid = parse_uuid(thread_id)
+    value: dict[str, Any] = {"thread_id": tid, "metadata": dict(data.metadata or {})}
+    await access.require_thread(conn, tid, await authz("threads", "update", value))
+    thread = await threads.update(conn, tid, metadata=value["metadata"], ttl=ttl_of(data.ttl))
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer.replace(" ", "").lower():
         return ApiResponse(None, status_code=204)
@@ -163,13 +183,17 @@ async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], c
 
 
 @delete("/threads/{thread_id:str}", status_code=204)
-async def delete_thread(thread_id: FromPath[str], conn: Conn) -> None:
-    await threads.delete(conn, parse_uuid(thread_id))
+async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> None:
+    tid = parse_uuid(thread_id)
+    await access.require_thread(conn, tid, await authz("threads", "delete", {"thread_id": tid}))
+    await threads.delete(conn, tid)
 
 
 @post("/threads/{thread_id:str}/copy", status_code=200)
-async def copy_thread(thread_id: FromPath[str], conn: Conn) -> dict[str, Any]:
-    return _view(await threads.copy(conn, parse_uuid(thread_id)), set())
+async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+    tid = parse_uuid(thread_id)
+    await access.require_thread(conn, tid, await authz("threads", "read", {"thread_id": tid}))
+    return _view(await threads.copy(conn, tid), set())  # the copy keeps the metadata, so the same owner
 
 
 router = Router(

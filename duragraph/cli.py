@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from duragraph.config import ConfigError, load_graphs, read_config
+from duragraph.config import ConfigError, load_auth, load_graphs, read_config
 from duragraph.settings import Settings
 
 log = logging.getLogger("duragraph")
@@ -25,6 +26,18 @@ class CliError(Exception):
 
 def _graphs(settings: Settings) -> dict[str, object]:
     return dict(load_graphs(read_config(settings.config_path)))
+
+
+def _security(settings: Settings) -> Any:
+    """How the API authenticates: the config's "auth" handler, else DURAGRAPH_API_KEYS, else open."""
+    from api.auth import CustomAuth, Security
+
+    auth = load_auth(read_config(settings.config_path))
+    try:
+        custom = CustomAuth(auth) if auth is not None else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Security(custom=custom, api_keys=frozenset(settings.api_keys))
 
 
 def _require_db(settings: Settings) -> None:
@@ -41,7 +54,8 @@ async def _until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
     await main(stop)
 
 
-async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio.Event) -> None:
+async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio.Event,
+                    security: Any = None) -> None:
     import uvicorn
 
     from api.app import create_app
@@ -51,7 +65,7 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
         def capture_signals(self) -> Iterator[None]:
             yield  # this process's signal handlers (set in _until_signal) stop every component together
 
-    app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings)
+    app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings, security=security)
     server = Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     await stop.wait()
@@ -97,7 +111,8 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     _require_db(settings)
     graphs = _graphs(settings)
-    asyncio.run(_until_signal(lambda stop: serve_api(settings, graphs, stop)))
+    security = _security(settings)
+    asyncio.run(_until_signal(lambda stop: serve_api(settings, graphs, stop, security)))
     return 0
 
 
@@ -124,6 +139,10 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     if args.port:
         settings = replace(settings, port=args.port)
     graphs = _graphs(settings)  # fail fast on a bad config, before starting anything
+    security = _security(settings)
+    if security.mode == "open" and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("no authentication is configured: `duragraph dev` serves on 127.0.0.1, not %s", settings.host)
+        settings = replace(settings, host="127.0.0.1")
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with services(data_dir) as ep:
@@ -135,7 +154,8 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
 
         async def main(stop: asyncio.Event) -> None:
             await asyncio.gather(
-                serve_api(settings, graphs, stop), serve_worker(settings, graphs, stop), serve_relay(settings, stop)
+                serve_api(settings, graphs, stop, security), serve_worker(settings, graphs, stop),
+                serve_relay(settings, stop),
             )
 
         asyncio.run(_until_signal(main))

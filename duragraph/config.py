@@ -1,4 +1,5 @@
-"""The config file naming the graphs: `{"graphs": {"name": "./path.py:attr" | "module:attr"}, "env": ...}`.
+"""The config file naming the graphs: `{"graphs": {"name": "./path.py:attr" | "module:attr"}, "env": ...,
+"auth": {"path": "./auth.py:auth"}}` (the auth entry names a `langgraph_sdk.Auth`, as in langgraph.json).
 
 Paths are resolved against the config file's folder. Errors say what is wrong and where, and become a
 clean CLI message (ConfigError), never a traceback.
@@ -36,6 +37,7 @@ class Config:
     path: Path
     graphs: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=dict)
+    auth_path: str | None = None  # "./auth.py:auth": a langgraph_sdk.Auth object
 
 
 def _parse_env_file(path: Path) -> dict[str, str]:
@@ -80,7 +82,13 @@ def read_config(path: Path) -> Config:
         env = {str(k): str(v) for k, v in env_spec.items()}
     else:
         raise ConfigError(f'{path}: "env" must be a file name or an object')
-    return Config(path=path.resolve(), graphs=dict(graphs), env=env)
+    auth = raw.get("auth")
+    auth_path = None
+    if auth is not None:
+        if not isinstance(auth, dict) or not isinstance(auth.get("path"), str) or ":" not in auth["path"]:
+            raise ConfigError(f'{path}: "auth" must be {{"path": "./auth.py:auth"}} naming a langgraph_sdk.Auth')
+        auth_path = auth["path"]
+    return Config(path=path.resolve(), graphs=dict(graphs), env=env, auth_path=auth_path)
 
 
 def _load_attr(spec: str, base: Path) -> Any:
@@ -144,3 +152,16 @@ def _run_factory(fn: Any, name: str) -> CompiledGraph:
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, from_factory(fn, name, {"configurable": {}})).result()
+
+
+def load_auth(config: Config) -> Any:
+    """The `langgraph_sdk.Auth` object the config's "auth" entry names (None without one)."""
+    if config.auth_path is None:
+        return None
+    from langgraph_sdk import Auth
+
+    os.environ.update({k: v for k, v in config.env.items() if k not in os.environ})
+    obj = _load_attr(config.auth_path, config.path.parent)
+    if not isinstance(obj, Auth):
+        raise ConfigError(f"auth {config.auth_path!r} is a {type(obj).__name__}, not a langgraph_sdk.Auth")
+    return obj

@@ -24,6 +24,13 @@ class Settings:
     reaper_interval_seconds: float = 2.0
     outbox_retention_seconds: float = 3600.0
     data_dir: Path = Path(".duragraph")
+    # access: without an "auth" handler in the config, these keys (any one) are required in `x-api-key`
+    api_keys: tuple[str, ...] = ()
+    # browser origins allowed by CORS (`*` for any); empty: no CORS headers
+    cors_origins: tuple[str, ...] = ()
+    # telemetry: `text` or `json` log lines; a port for /metrics on processes without HTTP (worker, relay)
+    log_format: str = "text"
+    metrics_port: int | None = None
 
     def with_endpoints(self, database_url: str, nats_url: str) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
@@ -45,6 +52,10 @@ class Settings:
             reaper_interval_seconds=float(env.get("DURAGRAPH_REAPER_INTERVAL", str(d.reaper_interval_seconds))),
             outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
             data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
+            api_keys=_csv(env.get("DURAGRAPH_API_KEYS", "")),
+            cors_origins=_csv(env.get("DURAGRAPH_CORS_ORIGINS", "")),
+            log_format=env.get("DURAGRAPH_LOG_FORMAT", d.log_format),
+            metrics_port=int(env["DURAGRAPH_METRICS_PORT"]) if env.get("DURAGRAPH_METRICS_PORT") else None,
         )
 
 
@@ -55,3 +66,7 @@ def default_config_path(cwd: Path | None = None) -> Path:
         if (base / name).exists():
             return Path(name)
     return Path("duragraph.json")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())

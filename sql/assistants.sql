@@ -56,13 +56,14 @@ DELETE FROM threads WHERE metadata @> jsonb_build_object('assistant_id', $1::tex
 
 -- name: search
 -- $1 metadata containment, $2 graph_id, $3 name substring (case-insensitive), $4 limit, $5 offset,
--- $6 sort_by, $7 sort_order ('asc' | 'desc')
+-- $6 sort_by, $7 sort_order ('asc' | 'desc'), $8 the caller's access scope (metadata containment; NULL: all)
 SELECT assistant_id, graph_id, config, context, metadata, name, description, version, created_at, updated_at,
        count(*) OVER () AS total
 FROM assistants
 WHERE ($1::jsonb IS NULL OR metadata @> $1::jsonb)
   AND ($2::text IS NULL OR graph_id = $2::text)
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
+  AND ($8::jsonb IS NULL OR metadata @> $8::jsonb)
 ORDER BY
     CASE WHEN $7::text = 'asc' THEN CASE $6::text WHEN 'assistant_id' THEN assistant_id::text
         WHEN 'graph_id' THEN graph_id WHEN 'name' THEN name END END ASC,
@@ -81,6 +82,7 @@ FROM assistants
 WHERE ($1::jsonb IS NULL OR metadata @> $1::jsonb)
   AND ($2::text IS NULL OR graph_id = $2::text)
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
+  AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
 
 -- name: versions
 SELECT assistant_id, version, graph_id, config, context, metadata, name, description, created_at

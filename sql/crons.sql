@@ -29,7 +29,8 @@ RETURNING cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezon
 DELETE FROM crons WHERE cron_id = $1 RETURNING cron_id
 
 -- name: search
--- $1 assistant_id, $2 thread_id, $3 enabled, $4 metadata containment, $5 limit, $6 offset, $7 sort_by, $8 order
+-- $1 assistant_id, $2 thread_id, $3 enabled, $4 metadata containment, $5 limit, $6 offset, $7 sort_by, $8 order,
+-- $9 the caller's access scope (metadata containment; NULL: every cron)
 SELECT cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezone, payload, next_run_date,
        metadata, on_run_completed, enabled, created_at, updated_at, count(*) OVER () AS total
 FROM crons
@@ -37,6 +38,7 @@ WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($2::uuid IS NULL OR thread_id = $2::uuid)
   AND ($3::boolean IS NULL OR enabled = $3::boolean)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+  AND ($9::jsonb IS NULL OR metadata @> $9::jsonb)
 ORDER BY
     CASE WHEN $8::text = 'asc' THEN CASE $7::text WHEN 'cron_id' THEN cron_id::text
         WHEN 'assistant_id' THEN assistant_id::text WHEN 'thread_id' THEN thread_id::text END END ASC,
@@ -58,6 +60,7 @@ WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($2::uuid IS NULL OR thread_id = $2::uuid)
   AND ($3::boolean IS NULL OR enabled = $3::boolean)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+  AND ($5::jsonb IS NULL OR metadata @> $5::jsonb)
 
 -- name: lock_due
 -- enabled crons due at $1 and not past their end_time; rows other claimers hold are skipped

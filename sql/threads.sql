@@ -26,7 +26,8 @@ RETURNING thread_id
 DELETE FROM threads WHERE thread_id = $1 RETURNING thread_id
 
 -- name: search
--- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order
+-- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order,
+-- $9 the caller's access scope (metadata containment from the auth handlers; NULL: every thread)
 WITH v AS (
     SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created_at) AS state_updated_at,
            t.metadata, t.status, t."values", t.interrupts, t.ttl,
@@ -38,6 +39,7 @@ WITH v AS (
       AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
       AND ($3::uuid[] IS NULL OR t.thread_id = ANY($3::uuid[]))
       AND ($4::text IS NULL OR t.status = $4::text)
+      AND ($9::jsonb IS NULL OR t.metadata @> $9::jsonb)
 )
 SELECT *, count(*) OVER () AS total
 FROM v
@@ -60,6 +62,7 @@ WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
   AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
   AND ($3::text IS NULL OR t.status = $3::text)
   AND ($4::uuid[] IS NULL OR t.thread_id = ANY($4::uuid[]))
+  AND ($5::jsonb IS NULL OR t.metadata @> $5::jsonb)
 
 -- name: copy_thread
 INSERT INTO threads (thread_id, metadata, status, "values", interrupts, graph_id, ttl)

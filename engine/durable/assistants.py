@@ -151,17 +151,23 @@ async def search(
     offset: int = 0,
     sort_by: str = "created_at",
     sort_order: str = "desc",
+    scope: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """(assistants, total matching) for one page; sort_by is one of SORT_FIELDS."""
+    """(assistants, total matching) for one page; sort_by is one of SORT_FIELDS; `scope` is the caller's
+    access filter (a metadata containment) applied in the query."""
     meta = dict(metadata) if metadata else None
-    rows = await conn.fetch(Q["search"], meta, graph_id, name, limit, offset, sort_by, sort_order)
-    total = rows[0]["total"] if rows else await count(conn, metadata=meta, graph_id=graph_id, name=name)
+    scoped = dict(scope) if scope is not None else None
+    rows = await conn.fetch(Q["search"], meta, graph_id, name, limit, offset, sort_by, sort_order, scoped)
+    total = rows[0]["total"] if rows else await count(conn, metadata=meta, graph_id=graph_id, name=name,
+                                                      scope=scoped)
     return [_row(r) for r in rows], int(total)
 
 
 async def count(conn: asyncpg.Connection, *, metadata: Mapping[str, Any] | None = None,
-                graph_id: str | None = None, name: str | None = None) -> int:
-    return int(await conn.fetchval(Q["count"], dict(metadata) if metadata else None, graph_id, name))
+                graph_id: str | None = None, name: str | None = None,
+                scope: Mapping[str, Any] | None = None) -> int:
+    return int(await conn.fetchval(Q["count"], dict(metadata) if metadata else None, graph_id, name,
+                                   dict(scope) if scope is not None else None))
 
 
 async def versions(conn: asyncpg.Connection, assistant_id: UUID, *, metadata: Mapping[str, Any] | None = None,

@@ -165,15 +165,19 @@ async def search(
     offset: int = 0,
     sort_by: str = "created_at",
     sort_order: str = "desc",
+    scope: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """(crons, total matching) for one page; sort_by is one of SORT_FIELDS."""
+    """(crons, total matching) for one page; sort_by is one of SORT_FIELDS; `scope` is the caller's
+    access filter (a metadata containment) applied in the query."""
     meta = dict(metadata) if metadata else None
-    rows = await conn.fetch(Q["search"], assistant_id, thread_id, enabled, meta, limit, offset, sort_by, sort_order)
+    scoped = dict(scope) if scope is not None else None
+    rows = await conn.fetch(Q["search"], assistant_id, thread_id, enabled, meta, limit, offset, sort_by, sort_order,
+                            scoped)
     if rows:
         total = int(rows[0]["total"])
     else:
         total = 0 if offset == 0 else await count(
-            conn, assistant_id=assistant_id, thread_id=thread_id, enabled=enabled, metadata=meta
+            conn, assistant_id=assistant_id, thread_id=thread_id, enabled=enabled, metadata=meta, scope=scoped
         )
     return [_row(r) for r in rows], total
 
@@ -185,8 +189,10 @@ async def count(
     thread_id: UUID | None = None,
     enabled: bool | None = None,
     metadata: Mapping[str, Any] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> int:
-    return int(await conn.fetchval(Q["count"], assistant_id, thread_id, enabled, dict(metadata) if metadata else None))
+    return int(await conn.fetchval(Q["count"], assistant_id, thread_id, enabled, dict(metadata) if metadata else None,
+                                   dict(scope) if scope is not None else None))
 
 
 async def claim_due(conn: asyncpg.Connection, now: datetime, *, limit: int = 100) -> list[dict[str, Any]]:

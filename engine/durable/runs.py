@@ -21,7 +21,8 @@ Q = sql.queries("runs.sql")
 SYSTEM_ASSISTANT_NS = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
-RESERVED_CONFIGURABLE = frozenset({"thread_id", "run_id", "assistant_id", "graph_id", "checkpoint_id", "task_id"})
+RESERVED_CONFIGURABLE = frozenset({"thread_id", "run_id", "assistant_id", "graph_id", "checkpoint_id", "task_id",
+                                   "langgraph_auth_user", "langgraph_auth_user_id", "langgraph_auth_permissions"})
 
 
 def system_assistant_id(graph_id: str) -> uuid.UUID:
@@ -48,6 +49,8 @@ class RunRequest:
     stream_mode: list[str] = field(default_factory=lambda: ["values"])
     stream_subgraphs: bool = False
     stream_resumable: bool = False
+    # the authenticated caller as nodes see it in config["configurable"] (langgraph_auth_user, ...)
+    auth: dict[str, Any] = field(default_factory=dict)
 
 
 def run_json(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,7 +141,7 @@ class RunService:
         configurable = {**(assistant["config"] or {}).get("configurable", {}),
                         **(req.config.get("configurable") or {})}
         configurable.update(thread_id=str(thread_id), run_id=str(run_id), graph_id=graph_id,
-                            assistant_id=str(assistant["assistant_id"]))
+                            assistant_id=str(assistant["assistant_id"]), **req.auth)
         config["configurable"] = configurable
         kwargs = {
             "input": req.input,

@@ -113,17 +113,21 @@ async def search(
     offset: int = 0,
     sort_by: str = "created_at",
     sort_order: str = "desc",
+    scope: Mapping[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """(threads, total matching) for one page; sort_by is one of SORT_FIELDS."""
+    """(threads, total matching) for one page; sort_by is one of SORT_FIELDS. `scope` (the caller's
+    access filter as a metadata containment) limits the rows in the query itself."""
     _check_status(status)
     rows = await conn.fetch(
         Q["search"], dict(metadata) if metadata else None, dict(values) if values else None,
         list(ids) if ids is not None else None, status, limit, offset, sort_by, sort_order,
+        _scope(scope),
     )
     if rows:
         total = int(rows[0]["total"])
     else:
-        total = 0 if offset == 0 else await count(conn, metadata=metadata, values=values, status=status, ids=ids)
+        total = 0 if offset == 0 else await count(conn, metadata=metadata, values=values, status=status, ids=ids,
+                                                      scope=scope)
     return [_row(r) for r in rows], total
 
 
@@ -134,11 +138,12 @@ async def count(
     values: Mapping[str, Any] | None = None,
     status: str | None = None,
     ids: Sequence[UUID] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> int:
     _check_status(status)
     return int(await conn.fetchval(
         Q["count"], dict(metadata) if metadata else None, dict(values) if values else None, status,
-        list(ids) if ids is not None else None,
+        list(ids) if ids is not None else None, _scope(scope),
     ))
 
 
@@ -169,6 +174,10 @@ async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, strateg
 async def delete_expired(conn: asyncpg.Connection) -> int:
     """Delete threads whose ttl ran out since their last update; for a periodic sweeper."""
     return len(await conn.fetch(Q["delete_expired"]))
+
+
+def _scope(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(scope) if scope is not None else None
 
 
 def _check_status(status: str | None) -> None:

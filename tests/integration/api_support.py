@@ -113,22 +113,24 @@ class Stack:
 @contextlib.asynccontextmanager
 async def live_stack(database_url: str, nats_url: str, prefix: str, graphs: Mapping[str, CompiledGraph], *,
                      relay: bool = True, heartbeat: float = 5.0, workers: int = 1, concurrency: int = 4,
-                     ) -> AsyncIterator[Stack]:
-    """API (with the live hub on NATS) + workers + the relay, isolated to `prefix`."""
+                     app_kw: Mapping[str, Any] | None = None, worker_kw: Mapping[str, Any] | None = None,
+                     relay_kw: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+    """API (with the live hub on NATS) + workers + the relay, isolated to `prefix`; `app_kw` goes to
+    create_app, `worker_kw` to run_worker, `relay_kw` to the RelayConfig."""
     settings = Settings(database_url=database_url, nats_url=nats_url, nats_stream=f"{prefix}_EVENTS",
                         subject_prefix=prefix)
     rconf = RelayConfig(database_url=database_url, nats_url=nats_url, stream=settings.nats_stream,
                         subject_prefix=prefix, stream_max_bytes=64 << 20, standby_interval=0.2, sweep_interval=0.5,
-                        backoff_initial=0.05, backoff_max=0.5, publish_timeout=1.0)
+                        backoff_initial=0.05, backoff_max=0.5, publish_timeout=1.0, **(relay_kw or {}))
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(run_worker(database_url=database_url, graphs=graphs, subject_prefix=prefix,
                                        concurrency=concurrency, stalled_after=3.0, reaper_interval=0.5, stop=stop,
-                                       install_signal_handlers=False))
+                                       install_signal_handlers=False, **(worker_kw or {})))
         for _ in range(workers)
     ]
     api = ApiServer(lambda: create_app(database_url=database_url, graphs=graphs, settings=settings,
-                                       state={"stream_heartbeat": heartbeat}))
+                                       state={"stream_heartbeat": heartbeat}, **(app_kw or {})))
     stack: Stack | None = None
     try:
         await asyncio.to_thread(api.start)

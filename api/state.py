@@ -23,9 +23,12 @@ def svc(state: State) -> StateService:
 
 def _checkpoint_id(checkpoint_id: str | None, checkpoint: dict[str, Any] | None) -> uuid.UUID | None:
     raw = checkpoint_id or (checkpoint or {}).get("checkpoint_id")
-    if (checkpoint or {}).get("checkpoint_ns"):
-        raise Unsupported("checkpoint.checkpoint_ns: subgraph checkpoints are not addressable")
     return parse_uuid(raw, "checkpoint") if raw else None
+
+
+def _no_ns(checkpoint: dict[str, Any] | None) -> None:
+    if (checkpoint or {}).get("checkpoint_ns"):
+        raise Unsupported("checkpoint.checkpoint_ns: a subgraph's state is read, not written, by namespace")
 
 
 STATE_FIELDS = ("values", "next", "tasks", "checkpoint", "metadata", "created_at", "parent_checkpoint",
@@ -48,10 +51,8 @@ def select_state(state: dict[str, Any], select: list[str] | None) -> dict[str, A
     return out
 
 
-def _no_subgraphs(subgraphs: bool | str | None) -> None:
-    if subgraphs in (True, "true", "1"):
-        # subgraphs run inside their parent's step; their own checkpoints are not kept separately
-        raise Unsupported("subgraphs=true: subgraph state is not kept separately; the parent state holds it")
+def _flag(value: bool | str | None) -> bool:
+    return value in (True, "true", "1", "True")
 
 
 @get("/threads/{thread_id:str}/state")
@@ -59,10 +60,9 @@ async def get_state(
     thread_id: FromPath[str], state: State, authz: AuthzDep, subgraphs: FromQuery[str | None] = None,
     select: FromQuery[list[str] | None] = None,
 ) -> dict[str, Any]:
-    _no_subgraphs(subgraphs)
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return select_state(await svc(state).get(tid), select)
+    return select_state(await svc(state).get(tid, subgraphs=_flag(subgraphs)), select)
 
 
 @get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
@@ -70,10 +70,10 @@ async def get_state_at(
     thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, authz: AuthzDep,
     subgraphs: FromQuery[str | None] = None, select: FromQuery[list[str] | None] = None,
 ) -> dict[str, Any]:
-    _no_subgraphs(subgraphs)
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return select_state(await svc(state).get(tid, parse_uuid(checkpoint_id, "checkpoint")), select)
+    return select_state(await svc(state).get(tid, parse_uuid(checkpoint_id, "checkpoint"),
+                                             subgraphs=_flag(subgraphs)), select)
 
 
 class StateAtCheckpoint(msgspec.Struct, kw_only=True):
@@ -85,10 +85,17 @@ class StateAtCheckpoint(msgspec.Struct, kw_only=True):
 @post("/threads/{thread_id:str}/state/checkpoint", status_code=200)
 async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State,
                         authz: AuthzDep) -> dict[str, Any]:
-    _no_subgraphs(data.subgraphs)
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return select_state(await svc(state).get(tid, _checkpoint_id(None, data.checkpoint)), data.select)
+    ns = data.checkpoint.get("checkpoint_ns") or None
+    if ns is not None and not isinstance(ns, str):
+        raise InvalidInput("checkpoint.checkpoint_ns must be a string")
+    if ns:
+        raw = data.checkpoint.get("checkpoint_id")
+        found = await svc(state).get(tid, checkpoint_ns=ns, ns_checkpoint_id=str(raw) if raw else None)
+        return select_state(found, data.select)
+    return select_state(await svc(state).get(tid, _checkpoint_id(None, data.checkpoint),
+                                             subgraphs=_flag(data.subgraphs)), data.select)
 
 
 class StateUpdate(msgspec.Struct, kw_only=True):
@@ -101,6 +108,7 @@ class StateUpdate(msgspec.Struct, kw_only=True):
 @post("/threads/{thread_id:str}/state", status_code=200)
 async def update_state(thread_id: FromPath[str], data: JSONBody[StateUpdate], state: State,
                        authz: AuthzDep) -> dict[str, Any]:
+    _no_ns(data.checkpoint)
     tid = parse_uuid(thread_id)
     await authz.thread("update", tid)
     return await svc(state).update(
@@ -132,6 +140,7 @@ async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], s
         raise InvalidInput("limit must be >= 1")
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
+    _no_ns(data.checkpoint)
     if data.checkpoint and data.checkpoint.get("checkpoint_id"):
         history = [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
     else:

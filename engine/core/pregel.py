@@ -162,7 +162,7 @@ def _seeded(thread_id: str, checkpoint: dict[str, Any] | None, pending: Pending 
         if head_id is not None and head_id != checkpoint["id"]:
             saver.seed_head(head_id)
     for doc in subgraphs:
-        saver.seed(doc, [tuple(w) for w in doc.get("writes") or []])  # type: ignore[misc]
+        saver.seed(doc, [(t, c, codec.decode(v)) for t, c, v in doc.get("writes") or []])
     return saver
 
 
@@ -557,17 +557,21 @@ def _checked(writes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 # -- state --------------------------------------------------------------------------------------------
-def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pending: Pending | None) -> dict[str, Any]:
+def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pending: Pending | None, *,
+                   subgraphs: bool = False) -> dict[str, Any]:
     """LangGraph's `get_state` of `checkpoint`: `{"values", "next", "tasks", "interrupts", "checkpoint_id",
     "parent_checkpoint_id", "metadata"}`. With `pending` it is the live view of the thread head (finished
-    tasks' writes applied, unanswered interrupts); with None, the record of that checkpoint."""
+    tasks' writes applied, unanswered interrupts); with None, the record of that checkpoint. With
+    `subgraphs`, a task whose node is a subgraph carries the subgraph's own state (`state`), read from the
+    subgraph checkpoints kept with the task's outcome."""
     if checkpoint is None:
         return {"values": {}, "next": [], "tasks": [], "interrupts": [], "checkpoint_id": None,
                 "parent_checkpoint_id": None, "metadata": None}
-    saver = _seeded("", checkpoint, pending)
+    subgraph_docs = [doc for held in (pending or {}).values() for doc in _subgraph_docs(held)] if subgraphs else []
+    saver = _seeded("", checkpoint, pending, subgraphs=subgraph_docs)
     try:
         snap = graph.pregel.get_state({"configurable": {"thread_id": "", "checkpoint_ns": "",
-                                                        CONFIG_KEY_CHECKPOINTER: saver}})
+                                                        CONFIG_KEY_CHECKPOINTER: saver}}, subgraphs=subgraphs)
     except Exception:
         if not pending:
             raise
@@ -584,6 +588,8 @@ def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pend
         }
         if t.result is not None:
             entry["result"] = codec.to_wire(t.result)
+        if subgraphs and t.state is not None and not isinstance(t.state, dict) and hasattr(t.state, "values"):
+            entry["state"] = _nested_state(t.state)
         tasks.append(entry)
     return {
         "values": codec.to_wire(snap.values),
@@ -593,6 +599,33 @@ def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pend
         "checkpoint_id": checkpoint["id"],
         "parent_checkpoint_id": checkpoint.get("parent_id"),
         "metadata": {"step": checkpoint["step"], "source": checkpoint.get("source")},
+    }
+
+
+def _nested_state(snap: Any) -> dict[str, Any]:
+    """A subgraph's StateSnapshot (from LangGraph's get_state(subgraphs=True)) as plain JSON."""
+    tasks = []
+    for t in snap.tasks:
+        entry: dict[str, Any] = {
+            "id": t.id, "name": t.name, "path": list(t.path[:2]),
+            "error": _error_json(t.error) if t.error is not None else None,
+            "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in t.interrupts],
+            "result": codec.to_wire(t.result) if t.result is not None else None,
+        }
+        if t.state is not None and hasattr(t.state, "values"):
+            entry["state"] = _nested_state(t.state)
+        tasks.append(entry)
+    conf = snap.config.get("configurable", {}) if snap.config else {}
+    parent = (snap.parent_config or {}).get("configurable") if snap.parent_config else None
+    return {
+        "values": codec.to_wire(snap.values),
+        "next": list(snap.next),
+        "tasks": tasks,
+        "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in snap.interrupts],
+        "metadata": codec.to_wire(snap.metadata or {}),
+        "created_at": snap.created_at,
+        "checkpoint": {k: conf.get(k) for k in ("checkpoint_ns", "checkpoint_id")},
+        "parent_checkpoint": {k: parent.get(k) for k in ("checkpoint_ns", "checkpoint_id")} if parent else None,
     }
 
 

@@ -26,6 +26,50 @@ def _ref(thread_id: uuid.UUID, checkpoint_id: Any) -> dict[str, Any] | None:
     return {"thread_id": str(thread_id), "checkpoint_ns": "", "checkpoint_id": str(checkpoint_id)}
 
 
+def _ref_ns(thread_id: uuid.UUID, ref: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not ref or ref.get("checkpoint_id") is None:
+        return None
+    return {"thread_id": str(thread_id), "checkpoint_ns": ref.get("checkpoint_ns") or "",
+            "checkpoint_id": ref["checkpoint_id"]}
+
+
+def _nested(thread_id: uuid.UUID, state: Mapping[str, Any]) -> dict[str, Any]:
+    """A subgraph's state in ThreadState shape (its checkpoints live under its namespace)."""
+    checkpoint = _ref_ns(thread_id, state.get("checkpoint"))
+    parent = _ref_ns(thread_id, state.get("parent_checkpoint"))
+    return {
+        "values": state["values"],
+        "next": state["next"],
+        "tasks": [{"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
+                   "interrupts": t.get("interrupts", []),
+                   "checkpoint": _ref_ns(thread_id, t["state"]["checkpoint"]) if t.get("state") else None,
+                   "state": _nested(thread_id, t["state"]) if t.get("state") else None,
+                   "result": t.get("result")} for t in state["tasks"]],
+        "metadata": state.get("metadata") or {},
+        "created_at": state.get("created_at"),
+        "checkpoint": checkpoint,
+        "parent_checkpoint": parent,
+        "interrupts": state["interrupts"],
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
+    }
+
+
+def find_subgraph_state(state: Mapping[str, Any], ns: str, checkpoint_id: str | None) -> dict[str, Any] | None:
+    """The state of the subgraph namespace `ns` within a state read with subgraphs (depth first)."""
+    for task in state.get("tasks") or []:
+        nested = task.get("state")
+        if not nested:
+            continue
+        ref = nested.get("checkpoint") or {}
+        if ref.get("checkpoint_ns") == ns and checkpoint_id in (None, ref.get("checkpoint_id")):
+            return dict(nested)
+        found = find_subgraph_state(nested, ns, checkpoint_id)
+        if found is not None:
+            return found
+    return None
+
+
 def empty_state() -> dict[str, Any]:
     return {"values": {}, "next": [], "tasks": [], "metadata": {}, "created_at": None, "checkpoint": None,
             "parent_checkpoint": None, "interrupts": [], "checkpoint_id": None, "parent_checkpoint_id": None}
@@ -42,14 +86,15 @@ class StateService:
         return thread, thread
 
     async def snapshot(
-        self, conn: asyncpg.Connection, row: Mapping[str, Any], graph_id: str, *, live: bool = True
+        self, conn: asyncpg.Connection, row: Mapping[str, Any], graph_id: str, *, live: bool = True,
+        subgraphs: bool = False,
     ) -> dict[str, Any]:
         """The state at a checkpoint. `live` (get_state) shows the writes of tasks that already finished in
         an open superstep applied; history (live=False) shows the checkpoint as saved, as LangGraph does,
         while its tasks still carry their interrupts and results."""
         graph = self.rt.graph(graph_id)
         pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
-        snap = state_snapshot(graph, row["checkpoint"], pending)
+        snap = state_snapshot(graph, row["checkpoint"], pending, subgraphs=subgraphs)
         if not live and pending:
             saved = state_snapshot(graph, row["checkpoint"], None)
             snap = {**snap, "values": saved["values"], "next": saved["next"]}
@@ -58,7 +103,9 @@ class StateService:
             "values": snap["values"],
             "next": snap["next"],
             "tasks": [{"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
-                       "interrupts": t.get("interrupts", []), "checkpoint": None, "state": None,
+                       "interrupts": t.get("interrupts", []),
+                       "checkpoint": _ref_ns(tid, t["state"]["checkpoint"]) if t.get("state") else None,
+                       "state": _nested(tid, t["state"]) if t.get("state") else None,
                        "result": t.get("result")} for t in snap["tasks"]],
             "metadata": row["metadata"],
             "created_at": row["created_at"].isoformat(),
@@ -69,7 +116,16 @@ class StateService:
             "parent_checkpoint_id": str(row["parent_checkpoint_id"]) if row["parent_checkpoint_id"] else None,
         }
 
-    async def get(self, thread_id: uuid.UUID, checkpoint_id: uuid.UUID | None = None) -> dict[str, Any]:
+    async def get(self, thread_id: uuid.UUID, checkpoint_id: uuid.UUID | None = None, *, subgraphs: bool = False,
+                  checkpoint_ns: str | None = None, ns_checkpoint_id: str | None = None) -> dict[str, Any]:
+        """The thread's state (at its head or `checkpoint_id`); with `checkpoint_ns`, the state of that subgraph
+        namespace as kept with the head superstep's tasks (and `ns_checkpoint_id`, if given, must match)."""
+        if checkpoint_ns:
+            state = await self.get(thread_id, subgraphs=True)
+            found = find_subgraph_state(state, checkpoint_ns, ns_checkpoint_id)
+            if found is None:
+                raise NotFound(f"No state for checkpoint_ns {checkpoint_ns!r} on thread {thread_id}.")
+            return found
         async with self.rt.pool.acquire() as conn:
             thread, _ = await self._graph_of(conn, thread_id)
             cid = checkpoint_id or thread["checkpoint_id"]
@@ -80,7 +136,7 @@ class StateService:
             row = await conn.fetchrow(Q["thread_checkpoint"], thread_id, cid)
             if row is None:
                 raise NotFound(f"Checkpoint {cid} not found on thread {thread_id}.")
-            return await self.snapshot(conn, row, thread["graph_id"])
+            return await self.snapshot(conn, row, thread["graph_id"], subgraphs=subgraphs)
 
     async def history(
         self,

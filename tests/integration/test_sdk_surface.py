@@ -307,7 +307,7 @@ async def test_threads_surface(database_url: str, nats_url: str, nats_prefix: st
         assert sel == {"values": out, "next": []}
         assert await T.get_state(tid, select=["values.n"]) == {"values": {"n": out["n"]}}
         await expect_status(T.get_state(tid, select=["nope"]), 422)
-        await expect_status(T.get_state(tid, subgraphs=True), 501, "unsupported")
+        check(await T.get_state(tid, subgraphs=True), S.ThreadState)
 
         hist = check(await T.get_history(tid, limit=10), list[S.ThreadState])
         assert [h["next"] for h in hist] == [[], ["s2"], ["s1"], ["s0"], ["__start__"]]
@@ -318,7 +318,7 @@ async def test_threads_surface(database_url: str, nats_url: str, nats_prefix: st
                    S.ThreadState)
         assert s3["values"] == s2["values"]
         await expect_status(T.get_state(tid, checkpoint={"thread_id": tid, "checkpoint_ns": "sub:1",
-                                                         "checkpoint_id": at}), 501, "unsupported")
+                                                         "checkpoint_id": at}), 404, "not_found")
         older = await T.get_history(tid, limit=5, before={"checkpoint_id": hist[0]["checkpoint"]["checkpoint_id"]},
                                     metadata={"source": "loop"}, select=["values", "checkpoint"])
         assert [h["values"]["n"] for h in older] == [2, 1, 0]

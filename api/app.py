@@ -26,9 +26,10 @@ from litestar.types import ControllerRouterHandler, Serializer
 
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
+from api.telemetry import MetricsController, otel_plugin, prometheus_config, request_id_middleware
 from duragraph.settings import Settings
 from engine.core.compiled import as_compiled
-from engine.durable import assistants
+from engine.durable import assistants, metrics
 from engine.durable.db import create_pool
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -147,6 +148,7 @@ def create_app(
         pool = await create_pool(database_url, min_size=pool_min_size, max_size=pool_max_size)
         try:
             app.state.pool = pool
+            metrics.watch_pool(pool)
             async with pool.acquire() as conn:
                 await assistants.ensure_system_assistants(conn, graph_ids)
             async with AsyncExitStack() as stack:
@@ -162,7 +164,8 @@ def create_app(
             await pool.close()
 
     return Litestar(
-        route_handlers=[openapi_json, *(default_routers() if routers is None else routers), *extra_routers],
+        route_handlers=[openapi_json, MetricsController, *(default_routers() if routers is None else routers),
+                        *extra_routers],
         lifespan=[lifespan],
         state=State({"graphs": dict(graphs), "settings": settings, "security": security, **(state or {})}),
         dependencies={
@@ -172,7 +175,10 @@ def create_app(
             "settings": Provide(provide_settings),
             "authz": Provide(provide_authz),
         },
-        middleware=[auth_middleware] if auth_middleware is not None else [],
+        # outermost first: every response carries its request id, refused ones are counted too
+        middleware=[request_id_middleware(), prometheus_config().middleware,
+                    *([auth_middleware] if auth_middleware is not None else [])],
+        plugins=[plugin] if (plugin := otel_plugin()) is not None else [],
         cors_config=cors_config(settings.cors_origins),
         exception_handlers=exception_handlers(),
         response_class=ApiResponse,

@@ -88,6 +88,11 @@ class LiveHub:
         return self._healthy
 
     @property
+    def connected(self) -> bool:
+        """The NATS connection is up (the live feed may still be waiting for the relay's stream)."""
+        return self._nc is not None and self._nc.is_connected
+
+    @property
     def poll_interval(self) -> float:
         return self.config.safety_poll if self._healthy else self.config.degraded_poll
 

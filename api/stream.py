@@ -33,6 +33,7 @@ from api.live import LiveHub, fetch_run_events, run_events, thread_events
 from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
+from api.telemetry import count_open
 from engine.core.api import checkpoint_values
 from engine.errors import InvalidInput, NotFound
 
@@ -59,8 +60,8 @@ def _heartbeat_seconds(state: State) -> float:
     return float(state.get("stream_heartbeat", HEARTBEAT_SECONDS))
 
 
-def _sse(gen: AsyncIterator[bytes], headers: Mapping[str, str] | None = None) -> Stream:
-    return Stream(gen, media_type="text/event-stream",
+def _sse(gen: AsyncIterator[bytes], headers: Mapping[str, str] | None = None, *, kind: str = "run") -> Stream:
+    return Stream(count_open(gen, kind), media_type="text/event-stream",
                   headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})})
 
 
@@ -325,7 +326,7 @@ async def join_thread_stream(
             after, skip = resume[0] - 1, resume[1] + 1  # re-read event `pos` and skip what was delivered
         else:
             after, skip = resume[0], 0
-    return _sse(thread_stream(state, tid, modes, after, skip))
+    return _sse(thread_stream(state, tid, modes, after, skip), kind="thread")
 
 
 router = Router(

@@ -1,11 +1,16 @@
-"""Health and capability endpoints: `GET /ok`, `GET /info`."""
+"""Health and capability endpoints: `GET /ok` (liveness; `?check_db=1` also reaches Postgres),
+`GET /ready` (readiness: Postgres answers and the NATS live feed is connected), `GET /info`."""
 
 from __future__ import annotations
 
+import asyncio
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Router, get
+import asyncpg
+from litestar import Response, Router, get
+from litestar.datastructures import State
+from litestar.params import FromQuery
 
 try:
     VERSION = version("duragraph")
@@ -21,9 +26,48 @@ FLAGS = {
 }
 
 
-@get("/ok", sync_to_thread=False)
-def ok() -> dict[str, Any]:
-    return {"ok": True, "services": {}}
+READY_TIMEOUT = 2.0
+
+
+async def _postgres(state: State) -> str:
+    pool = getattr(state, "pool", None)
+    if pool is None:
+        return "starting"
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+def _nats(state: State) -> str:
+    if not state.settings.nats_url:
+        return "not configured"  # streams poll Postgres: nothing to wait for
+    hub = getattr(state, "live", None)
+    return "ok" if hub is not None and hub.connected else "unreachable"
+
+
+@get("/ok", opt={"exclude_from_auth": True})
+async def ok(state: State, check_db: FromQuery[str | None] = None) -> Response[Any]:
+    if check_db in ("1", "true", "yes"):
+        pg = await _postgres(state)
+        if pg != "ok":
+            return Response({"detail": f"Postgres {pg}", "code": "unavailable", "services": {"postgres": pg}},
+                            status_code=503)
+        return Response({"ok": True, "services": {"postgres": pg}})
+    return Response({"ok": True, "services": {}})
+
+
+@get("/ready", opt={"exclude_from_auth": True})
+async def ready(state: State) -> Response[Any]:
+    """200 when this API can serve: Postgres answers and (with NATS configured) the live feed is up."""
+    services = {"postgres": await _postgres(state), "nats": _nats(state)}
+    down = [f"{name} {status}" for name, status in services.items() if status not in ("ok", "not configured")]
+    if down:
+        return Response({"detail": "not ready: " + ", ".join(down), "code": "unavailable", "services": services},
+                        status_code=503)
+    return Response({"ok": True, "services": services})
 
 
 @get("/info", sync_to_thread=False)
@@ -31,4 +75,4 @@ def info() -> dict[str, Any]:
     return {"version": VERSION, "flags": dict(FLAGS), "host": {"kind": "self-hosted", "project_id": None}}
 
 
-router = Router(path="/", route_handlers=[ok, info], tags=["system"])
+router = Router(path="/", route_handlers=[ok, ready, info], tags=["system"])

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from duragraph.config import ConfigError, load_auth, load_graphs, read_config
+from duragraph.logs import FORMATS, configure_logging
 from duragraph.settings import Settings
+from duragraph.telemetry import configure_tracing, metrics_server, shutdown_tracing
 
 log = logging.getLogger("duragraph")
 
@@ -112,7 +114,11 @@ def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     _require_db(settings)
     graphs = _graphs(settings)
     security = _security(settings)
-    asyncio.run(_until_signal(lambda stop: serve_api(settings, graphs, stop, security)))
+    configure_tracing("api")
+    try:
+        asyncio.run(_until_signal(lambda stop: serve_api(settings, graphs, stop, security)))
+    finally:
+        shutdown_tracing()
     return 0
 
 
@@ -121,15 +127,21 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     if args.concurrency:
         settings = replace(settings, worker_concurrency=args.concurrency)
     graphs = _graphs(settings)
-    asyncio.run(_until_signal(lambda stop: serve_worker(settings, graphs, stop)))
+    configure_tracing("worker")
+    try:
+        with metrics_server(args.metrics_port or settings.metrics_port, settings.host):
+            asyncio.run(_until_signal(lambda stop: serve_worker(settings, graphs, stop)))
+    finally:
+        shutdown_tracing()
     return 0
 
 
-def cmd_relay(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     _require_db(settings)
     if not settings.nats_url:
         raise CliError("NATS_URL is not set")
-    asyncio.run(_until_signal(lambda stop: serve_relay(settings, stop)))
+    with metrics_server(args.metrics_port or settings.metrics_port, settings.host):
+        asyncio.run(_until_signal(lambda stop: serve_relay(settings, stop)))
     return 0
 
 
@@ -158,7 +170,11 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
                 serve_relay(settings, stop),
             )
 
-        asyncio.run(_until_signal(main))
+        configure_tracing("dev")
+        try:
+            asyncio.run(_until_signal(main))
+        finally:
+            shutdown_tracing()
     print("stopped", flush=True)
     return 0
 
@@ -181,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="duragraph", description="Durable execution engine for agent graphs")
     p.add_argument("--config", type=Path, help="config file naming the graphs (default: duragraph.json)")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--log-format", choices=FORMATS, help="text (default) or json: one JSON object per line "
+                   "(env DURAGRAPH_LOG_FORMAT)")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dev", help="embedded Postgres + NATS, migrate, api + worker + relay in one command")
     d.add_argument("--port", type=int)
@@ -190,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run graph steps")
     w.add_argument("--concurrency", type=int)
     w.set_defaults(fn=cmd_worker)
-    sub.add_parser("relay", help="mirror the outbox to NATS JetStream").set_defaults(fn=cmd_relay)
+    rl = sub.add_parser("relay", help="mirror the outbox to NATS JetStream")
+    rl.set_defaults(fn=cmd_relay)
+    for sp in (w, rl):  # processes without an HTTP server of their own
+        sp.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port (GET /metrics)")
     r = sub.add_parser("replay", help="rebuild a run's state from its events and compare with what is stored")
     r.add_argument("run_id")
     r.set_defaults(fn=cmd_replay)
@@ -201,9 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    if args.log_format:
+        settings = replace(settings, log_format=args.log_format)
+    if settings.log_format not in FORMATS:
+        print(f"duragraph: error: DURAGRAPH_LOG_FORMAT must be one of {list(FORMATS)}, got {settings.log_format!r}",
+              file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, logging.INFO if args.verbose else logging.WARNING)
     config = getattr(args, "sub_config", None) or args.config
     if config is not None:
         settings = replace(settings, config_path=config)

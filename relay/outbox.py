@@ -37,6 +37,7 @@ class OutboxRow:
     seq: int
     subject: str
     payload: bytes
+    age: float = 0.0  # seconds since the row was committed, when it was fetched
 
 
 async def try_lock(conn: Any, key: int) -> bool:
@@ -45,8 +46,12 @@ async def try_lock(conn: Any, key: int) -> bool:
 
 async def fetch_unpublished(conn: Any, limit: int) -> list[OutboxRow]:
     rows = await conn.fetch(queries()["fetch_unpublished"], limit)
-    return [OutboxRow(r["id"], r["event_id"], r["run_id"], r["thread_id"], r["seq"], r["subject"], bytes(r["payload"]))
-            for r in rows]
+    return [OutboxRow(r["id"], r["event_id"], r["run_id"], r["thread_id"], r["seq"], r["subject"], bytes(r["payload"]),
+                      r["age"]) for r in rows]
+
+
+async def count_unpublished(conn: Any) -> int:
+    return int(await conn.fetchval(queries()["count_unpublished"]))
 
 
 async def mark_published(conn: Any, ids: Sequence[int]) -> int:

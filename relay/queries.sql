@@ -5,11 +5,15 @@ SELECT pg_try_advisory_lock($1::bigint)
 
 -- name: fetch_unpublished
 -- Never a high-water mark: ids of different runs commit out of order. Within a run, id order is seq order.
-SELECT id, event_id, run_id, thread_id, seq, subject, payload
+SELECT id, event_id, run_id, thread_id, seq, subject, payload,
+       extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
 FROM outbox
 WHERE published_at IS NULL
 ORDER BY id
 LIMIT $1
+
+-- name: count_unpublished
+SELECT count(*) FROM outbox WHERE published_at IS NULL
 
 -- name: mark_published
 UPDATE outbox SET published_at = now()

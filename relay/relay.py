@@ -30,7 +30,7 @@ import asyncpg
 import nats
 from nats.aio.client import Client as NATS
 
-from relay import outbox
+from relay import metrics, outbox
 from relay.config import RelayConfig
 from relay.publish import PUBLISH_ERRORS, publish_batch
 from relay.stream import ensure_stream
@@ -168,6 +168,7 @@ class Relay:
         conn.add_termination_listener(on_terminate)
         await conn.add_listener(outbox.CHANNEL, on_notify)
         self._active = True
+        metrics.ACTIVE.set(1)
         self.stats.terms += 1
         log.info("relay: active (advisory lock %d held); publishing to stream %s", cfg.lock_key, cfg.stream)
         backoff = Backoff(cfg.backoff_initial, cfg.backoff_max)
@@ -185,6 +186,7 @@ class Relay:
                     full = await self._cycle(conn, lost)
                 except PublishFailed as e:
                     self.stats.publish_failures += 1
+                    metrics.PUBLISH_FAILURES.inc()
                     self._stream_ready = False  # re-check the stream (NATS may have restarted empty)
                     delay = backoff.next()
                     log.warning("relay: publish failed (%r); retrying in %.2fs", e.__cause__, delay)
@@ -199,6 +201,7 @@ class Relay:
                     await wait_any(stop, lost, wake, within=cfg.sweep_interval)
         finally:
             self._active = False
+            metrics.ACTIVE.set(0)
             conn.remove_termination_listener(on_terminate)
             if not conn.is_closed():
                 with suppress(*DB_ERRORS):
@@ -209,6 +212,8 @@ class Relay:
         """Fetch, publish, mark one batch. Returns whether the batch was full (more may be waiting)."""
         cfg = self.config
         rows = await outbox.fetch_unpublished(conn, cfg.batch_size)
+        fetched = time.monotonic()
+        metrics.OUTBOX_BACKLOG.set(len(rows) if len(rows) < cfg.batch_size else await outbox.count_unpublished(conn))
         if not rows:
             return False
         publishing = asyncio.ensure_future(
@@ -223,6 +228,12 @@ class Relay:
             await outbox.mark_published(conn, outcome.acked)
             self._unmarked.difference_update(outcome.acked)
             self.stats.published += len(outcome.acked)
+            metrics.PUBLISHED.inc(len(outcome.acked))
+            elapsed = time.monotonic() - fetched
+            acked = set(outcome.acked)
+            for row in rows:
+                if row.id in acked:
+                    metrics.PUBLISH_LAG.observe(row.age + elapsed)
         self.stats.batches += 1
         if outcome.error is not None:
             raise PublishFailed(f"{len(rows) - len(outcome.acked)} of {len(rows)} rows") from outcome.error

@@ -91,7 +91,7 @@ ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
 
 -- name: load_task
 SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
-       r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
+       extract(epoch FROM clock_timestamp() - t.created_at)::float8 AS queue_wait, r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
 FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
 WHERE t.run_id = $1 AND t.task_id = $2
 
@@ -139,6 +139,10 @@ SELECT 1 FROM threads WHERE thread_id = $1
 
 -- name: run_status
 SELECT status FROM runs WHERE run_id = $1
+
+-- name: previous_run_trace
+-- the trace context of the thread's latest traced run (a resume links to it)
+SELECT kwargs->'otel' FROM runs WHERE thread_id = $1 AND kwargs ? 'otel' ORDER BY created_at DESC LIMIT 1
 
 -- name: running_run_of_thread
 SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'running'

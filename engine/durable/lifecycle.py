@@ -29,7 +29,7 @@ from engine.core.api import (
 )
 from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
-from engine.durable import events, jobs
+from engine.durable import events, jobs, metrics
 from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
 
@@ -271,6 +271,7 @@ async def end_run(
     await conn.execute(Q["cancel_open_tasks"], run_id)
     await jobs.cancel(conn, job_ids)
     await conn.execute(Q["end_run"], run_id, status, error, output, cancel_action)
+    metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)
     end: dict[str, Any] = {"status": status}
     if error is not None:
         end["error"] = error

@@ -14,6 +14,7 @@ import logging
 import asyncpg
 
 import sql
+from engine.durable import metrics
 from engine.durable.jobs import STEP_QUEUE, WEBHOOK_QUEUE
 from engine.durable.periodic import every
 
@@ -33,6 +34,7 @@ async def reap_once(pool: asyncpg.Pool, stalled_after: float) -> list[int]:
                 except asyncpg.RaiseError:
                     continue  # another reaper got it first, or it finished meanwhile
                 requeued.append(int(row["id"]))
+                metrics.STEPS_REQUEUED.inc()
     if requeued:
         log.warning("re-queued %d step(s) of dead workers: %s", len(requeued), requeued)
     return requeued

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import asyncpg
 
 import sql
-from engine.durable import jobs, lifecycle
+from engine.durable import jobs, lifecycle, metrics, tracing
 from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
 from engine.durable.waiter import TERMINAL, RunWaiter
@@ -97,7 +97,9 @@ class RunService:
 
     async def create(self, req: RunRequest) -> dict[str, Any]:
         async with self.rt.pool.acquire() as conn, conn.transaction():
-            return await self.create_in(conn, req)
+            run = await self.create_in(conn, req)
+        metrics.RUNS_CREATED.labels(run["metadata"].get("graph_id", "")).inc()
+        return run
 
     async def create_in(self, conn: asyncpg.Connection, req: RunRequest) -> dict[str, Any]:
         """Create (and start, unless it must wait) a run inside the caller's transaction."""
@@ -158,6 +160,13 @@ class RunService:
             "checkpoint_id": str(req.checkpoint_id) if req.checkpoint_id else None,
             "on_completion": req.on_completion if temporary else None,
         }
+        if tracing.enabled():
+            resumes = []
+            if req.command and "resume" in req.command:  # link the run this one resumes
+                prev = await conn.fetchval(Q["previous_run_trace"], thread_id)
+                resumes = [prev] if prev else []
+            kwargs["otel"] = tracing.run_context(run_id=str(run_id), thread_id=str(thread_id), graph_id=graph_id,
+                                                 resumes=resumes)
         metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
         run = await conn.fetchrow(
             Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,

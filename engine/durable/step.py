@@ -20,11 +20,12 @@ import asyncpg
 import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, error_json
-from engine.durable import events, lifecycle
+from engine.durable import events, lifecycle, logcontext
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
 from engine.durable.live import StepStreamWriter
 from engine.durable.runtime import Runtime
+from engine.durable.telemetry import observe_step
 
 JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
@@ -67,6 +68,7 @@ class Step:
     checkpoint: dict[str, Any]
     resume: list[Any] | None = None
     job_id: int | None = None  # set for a claimed step: its procrastinate job, finished at its commit
+    queue_wait: float = 0.0  # seconds since it was enqueued (a claimed step never waits in the queue)
 
 
 async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None:
@@ -75,7 +77,8 @@ async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None
     if row is None or row["status"] != "queued" or row["run_status"] != "running":
         return None  # already committed, cancelled, or the run is gone: nothing to do
     return Step(run_id=run_id, thread_id=row["thread_id"], graph_id=row["graph_id"], kwargs=row["kwargs"],
-                spec=TaskSpec.from_json(row["spec"]), checkpoint=row["checkpoint"], resume=row["resume"])
+                spec=TaskSpec.from_json(row["spec"]), checkpoint=row["checkpoint"], resume=row["resume"],
+                queue_wait=row["queue_wait"])
 
 
 async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None) -> None:
@@ -86,22 +89,29 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_i
     step = await load_step(rt, run_id, task_id)
     while step is not None:
         current = step
-        try:
-            outcome, attempts = await run_node(rt, current)
-        except Cancelled:
-            if current.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
-                async with rt.pool.acquire() as conn:
-                    await conn.execute(JQ["finish_claimed_job"], current.job_id)
-            return
-        except BaseException:
-            await _release_claimed(rt, current)
-            raise
-        try:
-            _, step = await _complete(rt, current.run_id, current.spec, outcome, attempts, current.checkpoint,
-                                      claim_for=worker_id, own_job=current.job_id)
-        except BaseException:
-            await _release_claimed(rt, current)
-            raise
+        with logcontext.bound(run_id=current.run_id, thread_id=current.thread_id, task=current.spec.id,
+                              node=current.spec.name, worker=worker_id), \
+                observe_step(current.run_id, current.graph_id, current.spec, current.kwargs, current.queue_wait) as obs:
+            try:
+                with obs.running():
+                    outcome, attempts = await run_node(rt, current)
+            except Cancelled:
+                if current.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
+                    async with rt.pool.acquire() as conn:
+                        await conn.execute(JQ["finish_claimed_job"], current.job_id)
+                return
+            except BaseException:
+                await _release_claimed(rt, current)
+                raise
+            obs.ran(outcome.status, attempts)
+            try:
+                with obs.committing():
+                    committed, step = await _complete(rt, current.run_id, current.spec, outcome, attempts,
+                                                      current.checkpoint, claim_for=worker_id, own_job=current.job_id)
+            except BaseException:
+                await _release_claimed(rt, current)
+                raise
+            obs.committed(committed)
 
 
 async def _release_lost_claims(rt: Runtime, run_id: uuid.UUID, worker_id: int) -> None:

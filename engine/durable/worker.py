@@ -13,7 +13,7 @@ import procrastinate
 
 import sql
 from engine.core.compiled import CompiledGraph
-from engine.durable import jobs, threads
+from engine.durable import jobs, metrics, threads
 from engine.durable.db import create_pool
 from engine.durable.lifecycle import start_due_run
 from engine.durable.reaper import run_reaper
@@ -77,6 +77,7 @@ async def run_worker(
     """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed)."""
     pool = await create_pool(database_url, max_size=concurrency + 4)
     rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
+    metrics.watch_pool(pool)
     app = build_app(rt, database_url)
     stop = stop or asyncio.Event()
     heartbeat = max(0.5, stalled_after / 4)
@@ -86,6 +87,8 @@ async def run_worker(
                 run_reaper(pool, stalled_after=stalled_after, interval=reaper_interval, stop=stop)
             )
             housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop))
+            sampler = asyncio.create_task(metrics.run_queue_sampler(
+                pool, (jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE), interval=reaper_interval, stop=stop))
             worker = asyncio.create_task(
                 app.run_worker_async(
                     queues=[jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE],
@@ -109,6 +112,7 @@ async def run_worker(
                 await worker
             await reaper
             await housekeeping
+            await sampler
             stopper.cancel()
     finally:
         await pool.close()

@@ -52,7 +52,8 @@ async def all_published(dsn: str) -> bool:
 
 
 async def test_every_relay_query_prepares_against_the_schema(conn: Any) -> None:
-    assert set(relay_outbox.queries()) == {"try_lock", "fetch_unpublished", "mark_published", "delete_expired"}
+    assert set(relay_outbox.queries()) == {"try_lock", "fetch_unpublished", "count_unpublished", "mark_published",
+                                           "delete_expired"}
     for query in relay_outbox.queries().values():
         await conn.prepare(query)
 

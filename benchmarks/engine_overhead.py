@@ -44,8 +44,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
 
-from engine import END, START, CompiledGraph, Send, StateGraph
 from engine.durable.db import create_pool
 from engine.durable.migrate import migrate
 from engine.durable.runs import RunRequest, RunService
@@ -64,7 +65,7 @@ def _inc(state: Chain) -> dict[str, Any]:
     return {"n": state.get("n", 0) + 1}
 
 
-def chain(n: int) -> CompiledGraph:
+def chain(n: int) -> Any:
     g = StateGraph(Chain)
     names = [f"s{i}" for i in range(n)]
     for name in names:
@@ -82,7 +83,7 @@ class Fan(TypedDict, total=False):
     total: int
 
 
-def fanout() -> CompiledGraph:
+def fanout() -> Any:
     def split(state: Fan) -> dict[str, Any]:
         return {}
 
@@ -131,7 +132,7 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def harness(dsn: str, graphs: Mapping[str, CompiledGraph], *, concurrency: int,
+async def harness(dsn: str, graphs: Mapping[str, Any], *, concurrency: int,
                   workers: int = 1) -> AsyncIterator[Harness]:
     """RunService + `workers` in-process workers (0: the steps run elsewhere)."""
     pool = await create_pool(dsn, max_size=20)
@@ -299,7 +300,7 @@ def phase_medians(marks: list[tuple[str, float]]) -> dict[str, float]:
     return {k: statistics.median(v) * 1e3 for k, v in spans.items() if v}
 
 
-async def profile_chain(dsn: str, graphs: Mapping[str, CompiledGraph], n: int) -> list[str]:
+async def profile_chain(dsn: str, graphs: Mapping[str, Any], n: int) -> list[str]:
     """Statements per step of one chain run, from pg_stat_statements (all clients, including
     procrastinate's psycopg connections)."""
     conn = await asyncpg.connect(dsn)
@@ -344,7 +345,7 @@ async def profile_chain(dsn: str, graphs: Mapping[str, CompiledGraph], n: int) -
 
 
 async def bench(dsn: str, args: argparse.Namespace, tmp: Path) -> None:
-    graphs: dict[str, CompiledGraph] = {f"chain{args.chain}": chain(args.chain), "chain3": chain3, "fan": fanout()}
+    graphs: dict[str, Any] = {f"chain{args.chain}": chain(args.chain), "chain3": chain3, "fan": fanout()}
 
     def row(label: str, value: str) -> None:
         print(f"  {label:<58} {value}", flush=True)

@@ -220,8 +220,10 @@ class FrameMapper:
                 out.append(("values", {**self.values, "__interrupt__": list(self.interrupts)}))
         elif status == "success":
             if "updates" in self.mode_set:
-                out.append(("updates", {d["name"]: update}))
-            out.extend(self._task_messages(d, update))
+                out.append(("updates", {d["name"]: update, "__metadata__": {"cached": True}} if d.get("cached")
+                            else {d["name"]: update}))
+            if not d.get("cached"):
+                out.extend(self._task_messages(d, update))
         result = {"id": d["id"], "name": d["name"], "error": _error_text(d.get("error")),
                   "result": update or {}, "interrupts": interrupts}
         if "tasks" in self.mode_set:
@@ -229,7 +231,7 @@ class FrameMapper:
         if "debug" in self.mode_set:
             out.append(("debug", {"step": d.get("step"), "timestamp": _iso(ev.created_at), "type": "task_result",
                                   "payload": result}))
-        if "events" in self.mode_set and status == "success":
+        if "events" in self.mode_set and status == "success" and not d.get("cached"):
             task = self.tasks.get(d["id"], {})
             out.append(("events", self._chain_event("on_chain_end", d["name"], d["id"],
                                                     {"input": task.get("input"), "output": update},
@@ -251,6 +253,8 @@ class FrameMapper:
     def _on_end(self, ev: StreamEvent) -> list[Frame]:
         d = ev.data
         out: list[Frame] = []
+        if d.get("breakpoint") and "updates" in self.mode_set:
+            out.append(("updates", {"__interrupt__": []}))
         if d.get("status") == "error":
             err = d.get("error") or {}
             out.append(("error", {"error": err.get("type", "Error"), "message": err.get("message", "")}))

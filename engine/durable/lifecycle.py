@@ -170,6 +170,11 @@ async def apply_decision(
     step_cp = decision.checkpoint or head
     rows = _task_rows(run, decision.tasks, decision.resume, decision.kept) if continuing else TaskRows.empty()
     if continuing:
+        from engine.durable.step import task_result_event
+
+        # a resumed superstep's finished tasks are not run again; LangGraph reports their writes as cached
+        evs.extend(task_result_event(spec, outcome, cached=True) for spec, outcome in decision.kept.values()
+                   if outcome.status == "success")
         for t in decision.tasks:
             evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
                                                    "triggers": list(t.triggers), "input": t.send_arg}))
@@ -196,7 +201,9 @@ async def apply_decision(
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
         node_interrupts = decision.interrupts if decision.reason == "node" else []
         output = {"values": values, "interrupts": [i.to_json() for i in node_interrupts]}
-        await end_run(conn, rt, run, "success", output=output, thread_status="interrupted", first_events=evs)
+        breakpoint = decision.reason if decision.reason in ("before", "after") else None
+        await end_run(conn, rt, run, "success", output=output, thread_status="interrupted", first_events=evs,
+                      breakpoint=breakpoint)
     elif decision.kind == "done":
         out = decision.output if decision.output is not None else values
         await end_run(conn, rt, run, "success", output={"values": out}, thread_status="idle", first_events=evs)
@@ -260,6 +267,7 @@ async def end_run(
     first_events: Sequence[events.Event] = (),
     ran: bool | None = None,
     settle: bool = True,
+    breakpoint: str | None = None,
 ) -> None:
     """Close a locked run: final status, drop its open steps, end event, webhook; then (`settle`) the
     thread: its next queued run starts, or its status settles. `ran` says whether the run got to run
@@ -273,6 +281,8 @@ async def end_run(
     await conn.execute(Q["end_run"], run_id, status, error, output, cancel_action)
     metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)
     end: dict[str, Any] = {"status": status}
+    if breakpoint is not None:  # the run stopped at an interrupt_before / interrupt_after breakpoint
+        end["breakpoint"] = breakpoint
     if error is not None:
         end["error"] = error
     await append(conn, rt, run, [*first_events, events.Event("end", end)])

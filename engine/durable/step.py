@@ -239,7 +239,7 @@ async def _complete_once(
         )
         if done["done_checkpoint"] is None:
             return False, None
-        result = events.Event("task_result", _task_result(spec, outcome))
+        result = task_result_event(spec, outcome)
         if done["still_open"]:
             await append(conn, rt, run, [result])
             return True, None
@@ -256,8 +256,16 @@ async def _complete_once(
                           spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
 
 
+def task_result_event(spec: TaskSpec, outcome: TaskOutcome, *, cached: bool = False) -> events.Event:
+    """The event of a committed task: enough to rebuild the superstep from events alone (replay). A `cached`
+    one reports again, at a resume, the outcome of a task that finished before the interrupt."""
+    data = _task_result(spec, outcome)
+    if cached:
+        data["cached"] = True
+    return events.Event("task_result", data)
+
+
 def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
-    """The event of a committed task: enough to rebuild the superstep from events alone (replay)."""
     return {
         "id": spec.id,
         "name": spec.name,

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.acceptance
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 CONFIG = EXAMPLES / "duragraph.json"
+AGENT_CONFIG = EXAMPLES / "agent" / "langgraph.json"
 STALLED_AFTER = 2.0
 REAPER_INTERVAL = 0.5
 
@@ -83,13 +84,28 @@ class Stack:
 
 @pytest.fixture
 def stack(database_url: str, nats_url: str, nats_prefix: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(database_url, nats_url, nats_prefix, tmp_path, CONFIG)
+
+
+@pytest.fixture
+def agent_stack(database_url: str, nats_url: str, nats_prefix: str, tmp_path: Path) -> Iterator[Stack]:
+    """The LangGraph agent example, served from its own langgraph.json; its weather tool takes 3 s and notes
+    each execution in a ledger file."""
+    extra = {"AGENT_TOOL_SECONDS": "3", "AGENT_LEDGER": str(tmp_path / "tool-ledger.log"),
+             "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": ""}
+    yield from _stack(database_url, nats_url, nats_prefix, tmp_path, AGENT_CONFIG, extra)
+
+
+def _stack(database_url: str, nats_url: str, nats_prefix: str, tmp_path: Path, config: Path,
+           extra: dict[str, str] | None = None) -> Iterator[Stack]:
     logs = tmp_path / "logs"
     logs.mkdir()
     env = {
         **os.environ,
+        **(extra or {}),
         "DATABASE_URL": database_url,
         "NATS_URL": nats_url,
-        "DURAGRAPH_CONFIG": str(CONFIG),
+        "DURAGRAPH_CONFIG": str(config),
         "DURAGRAPH_NATS_STREAM": nats_prefix.upper(),
         "DURAGRAPH_SUBJECT_PREFIX": nats_prefix,
         "DURAGRAPH_STALLED_AFTER": str(STALLED_AFTER),
@@ -213,3 +229,36 @@ def test_long_running_client_survives_a_killed_worker(stack: Stack, tmp_path: Pa
     assert {by_step[s][0][0] for s in (3, 4)} == {replacement.pid}
     # the external side effect happened once per step
     assert len(list((ledger / "requests").glob("*.json"))) == steps
+
+
+def test_langgraph_agent_streams_tokens_and_answers_its_interrupt(agent_stack: Stack) -> None:
+    out = run_client("agent", agent_stack.url, stack=agent_stack)
+    assert "[agent] Let me check the weather first." in out  # token by token, joined back on one line
+    assert "-- the agent asks: Book a trip to Lisbon? -> yes" in out
+    assert "answer: All set: the forecast for Lisbon is sunny and 24°C. Trip to Lisbon booked." in out
+    assert "tools used: lookup_weather, book_trip" in out
+
+
+def test_langgraph_agent_survives_a_killed_worker(agent_stack: Stack) -> None:
+    ledger = Path(agent_stack.env["AGENT_LEDGER"])
+    doomed = agent_stack.procs["worker"]
+    client = subprocess.Popen(client_cmd("agent", agent_stack.url, "--answer", "no"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        # the weather tool is running in the doomed worker (3 s): kill -9 it mid-step
+        eventually_sync(lambda: ledger.exists() and f"\t{doomed.pid}" in ledger.read_text(), within=60,
+                        what="the tool running in the first worker")
+        doomed.kill()
+        doomed.wait()
+        replacement = agent_stack.start("worker2", "worker", "--concurrency", "4")
+        out, err = client.communicate(timeout=120)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    assert client.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}\n{agent_stack.logs()}"
+    assert "answer: All set: the forecast for Lisbon is sunny and 24°C. Not booked (no)." in out
+    runs = [line.split("\t")[1] for line in ledger.read_text().splitlines()]
+    # the tool step ran again in the replacement (at-least-once); the killed attempt never committed
+    assert runs == [str(doomed.pid), str(replacement.pid)]
+

@@ -180,6 +180,9 @@ class Decision:
     outcomes: Pending = field(default_factory=dict)
     output: Any = None
     reason: str | None = None
+    # checkpoint id -> {"values", "next", "tasks"} of that checkpoint as saved, where the loop already knew
+    # them (saves reading the checkpoint again for its event); not persisted
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -77,8 +77,9 @@ def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None) -> dict[str, Any]:
-    snap = state_snapshot(graph, cp, None)
+def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
+                      view: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    snap = view or state_snapshot(graph, cp, None)
     return {
         "checkpoint_id": cp["id"],
         "parent_checkpoint_id": parent_id,
@@ -158,7 +159,7 @@ async def apply_decision(
         ))
         values = None
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-            event = _checkpoint_event(graph, cp, parent)
+            event = _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]))
             values = event["values"]
             evs.append(events.Event("checkpoint", event))
         head = cp

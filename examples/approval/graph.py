@@ -10,7 +10,8 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, TypedDict
 
-from engine import END, START, StateGraph, interrupt
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 
 
 class Approval(TypedDict, total=False):

@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
-from engine import END, START, StateGraph
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
 
 DEFAULT_LEDGER = str(Path(tempfile.gettempdir()) / "duragraph-long-running")
 
@@ -65,7 +66,7 @@ def record_attempt(ledger_dir: Path, step: int, idempotency_key: str) -> None:
         os.close(fd)
 
 
-async def work(state: Job, config: dict[str, Any]) -> dict[str, Any]:
+async def work(state: Job, config: RunnableConfig) -> dict[str, Any]:
     step = len(state.get("done", [])) + 1
     key = config["configurable"]["idempotency_key"]  # stable across re-runs of this step
     ledger = Path(state.get("ledger_dir") or DEFAULT_LEDGER)

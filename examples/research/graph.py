@@ -16,7 +16,8 @@ import asyncio
 import operator
 from typing import Annotated, Any, TypedDict
 
-from engine import END, START, RetryPolicy, Send, StateGraph
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import RetryPolicy, Send
 
 # stand-in for a search engine / an LLM call: no network needed to run the example
 NOTES = {

@@ -25,6 +25,7 @@ import orjson
 import pytest
 
 from engine.core.api import TaskOutcome, TaskSpec, run_task
+from engine.core.compiled import CompiledGraph
 from engine.durable import jobs
 from engine.durable.lifecycle import Q
 from engine.durable.runs import RunRequest
@@ -224,7 +225,8 @@ async def test_duplicate_completion_in_process_changes_nothing(database_url: str
             row = await conn.fetchrow(Q["load_task"], run_id, task_id)
         spec = TaskSpec.from_json(row["spec"])
         config = node_config(row["kwargs"], run_id, row["thread_id"], task_id)
-        outcome = await run_task(crash_graphs.chain, spec, row["checkpoint"], config=config, resume=row["resume"])
+        outcome = await run_task(CompiledGraph(crash_graphs.chain), spec, row["checkpoint"], config=config,
+                                 resume=row["resume"])
         assert await complete_step(e.rt, run_id, task_id, spec, outcome, 1) is True
 
         async def snapshot() -> tuple[Any, ...]:

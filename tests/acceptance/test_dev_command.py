@@ -174,7 +174,7 @@ GRAPH_NOT_A_GRAPH = "graph = 42\n"
         (None, {}, "config file not found"),
         ("{not json", {}, "not valid JSON"),
         ('{"graphs": {"g": "./missing.py:graph"}}', {}, "graph file not found"),
-        ('{"graphs": {"g": "./g.py:graph"}}', {"g.py": GRAPH_NOT_A_GRAPH}, "is a int, not a duragraph graph"),
+        ('{"graphs": {"g": "./g.py:graph"}}', {"g.py": GRAPH_NOT_A_GRAPH}, "is a int; expected a langgraph StateGraph"),
         ('{"graphs": {"g": "./g.py:nope"}}', {"g.py": GRAPH_NOT_A_GRAPH}, "has no attribute 'nope'"),
         ('{"graphs": {"g": "./g.py:graph"}}', {"g.py": "import nonexistent_module_xyz\n"}, "error importing"),
         ('{"graphs": {"g": "no_colon"}}', {}, "expected"),

@@ -83,6 +83,8 @@ async def test_metrics_from_api_worker_and_relay(database_url: str, nats_url: st
                         subject_prefix=nats_prefix)
     with serve_api(database_url, graphs, settings=settings) as url:
         client = get_client(url=url, api_key=None)
+        async with httpx.AsyncClient() as http:  # the API's counters live in this test process: take deltas
+            before = samples((await http.get(f"{url}/metrics")).text)
         thread = await client.threads.create()
         tid = thread["thread_id"]
         assert "__interrupt__" in await client.runs.wait(tid, "agent", input={})
@@ -90,10 +92,13 @@ async def test_metrics_from_api_worker_and_relay(database_url: str, nats_url: st
 
         async with httpx.AsyncClient() as http:
             api = samples((await http.get(f"{url}/metrics")).text)
-            assert value(api, "duragraph_runs_created_total", graph_id="agent") == 2
+            def delta(name: str, **labels: str) -> float:
+                return value(api, name, **labels) - value(before, name, **labels)
+
+            assert delta("duragraph_runs_created_total", graph_id="agent") == 2
             route = "/threads/{thread_id}/runs/wait"  # the route template, not the path
-            assert value(api, "duragraph_http_requests_total", method="POST", path=route, status_code="200") == 2
-            assert value(api, "duragraph_http_request_duration_seconds_count", path=route) == 2
+            assert delta("duragraph_http_requests_total", method="POST", path=route, status_code="200") == 2
+            assert delta("duragraph_http_request_duration_seconds_count", path=route) == 2
             assert value(api, "duragraph_db_pool_connections", state="max") > 0
             # no ids in labels: every label value is bounded (no uuid anywhere)
             assert tid not in (await http.get(f"{url}/metrics")).text

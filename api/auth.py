@@ -39,8 +39,8 @@ log = logging.getLogger("duragraph.api.auth")
 
 AUTHENTICATE_PARAMS = frozenset({"request", "path", "method", "path_params", "query_params", "headers",
                                  "authorization", "scope"})
-# routes that answer without credentials (as on LangGraph Platform: health and docs)
-OPEN_PATHS = ["^/ok$", "^/ready$", "^/metrics$", "^/docs", "^/openapi.json$"]
+# routes that answer without credentials (as on LangGraph Platform: health, server info and docs)
+OPEN_PATHS = ["^/ok$", "^/ready$", "^/info$", "^/metrics$", "^/docs", "^/openapi.json$"]
 
 
 class AuthUser:

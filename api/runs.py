@@ -20,7 +20,7 @@ from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid, select_fields
 from engine.core import codec
 from engine.durable import access, threads
-from engine.durable.runs import RunRequest, RunService
+from engine.durable.runs import RunRequest, RunService, system_assistant_id
 from engine.durable.runtime import Runtime
 from engine.durable.state import StateService
 from engine.durable.waiter import RunWaiter
@@ -93,6 +93,7 @@ async def authorized_request(state: State, authz: Authz, body: RunCreate, thread
     scope = await authz("threads", "create_run", value)
     req.metadata = dict(value["metadata"] or {})
     req.auth = authz.user_config()
+    await _check_assistant(state, authz, body.assistant_id)
     if thread_id is not None and scope is not None:
         async with state.pool.acquire() as conn:
             found = await access.thread_in_scope(conn, thread_id, scope)
@@ -102,6 +103,17 @@ async def authorized_request(state: State, authz: Authz, body: RunCreate, thread
             if found is False or (found is None and req.if_not_exists != "create"):
                 raise NotFound(f"Thread with ID {thread_id} not found.")
     return req
+
+
+async def _check_assistant(state: State, authz: Authz, assistant_id: str) -> None:
+    """A run of a user-made assistant needs `assistants.read` on it (its config becomes the run's);
+    the graphs' own assistants are everyone's."""
+    try:
+        aid = uuid.UUID(assistant_id)
+    except ValueError:
+        return  # a graph name (or unknown: the engine answers 404)
+    if aid not in {system_assistant_id(g) for g in state.graphs}:
+        await authz.assistant("read", aid)
 
 
 async def _create(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None) -> dict[str, Any]:

@@ -145,6 +145,14 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def dev_host(settings: Settings, auth_mode: str) -> Settings:
+    """`duragraph dev` without any authentication serves on the loopback interface only."""
+    if auth_mode == "open" and settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("no authentication is configured: `duragraph dev` serves on 127.0.0.1, not %s", settings.host)
+        return replace(settings, host="127.0.0.1")
+    return settings
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
     from duragraph.services import services
 
@@ -152,9 +160,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
         settings = replace(settings, port=args.port)
     graphs = _graphs(settings)  # fail fast on a bad config, before starting anything
     security = _security(settings)
-    if security.mode == "open" and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("no authentication is configured: `duragraph dev` serves on 127.0.0.1, not %s", settings.host)
-        settings = replace(settings, host="127.0.0.1")
+    settings = dev_host(settings, security.mode)
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with services(data_dir) as ep:

@@ -39,7 +39,9 @@ def configure_logging(fmt: str, level: int) -> None:
     handler.setFormatter(json_formatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "duragraph", False):  # ours from an earlier call; others' (e.g. pytest's) stay
+            root.removeHandler(old)
+    handler.duragraph = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -13,9 +13,11 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from api.auth import CustomAuth, Security
+from api.auth import CustomAuth, Security, filters_to_scope
 from duragraph.config import load_auth, load_graphs, read_config
 from duragraph.settings import Settings
+from engine.durable import access, threads
+from engine.durable.db import connect
 from tests.integration.api_support import live_stack
 from tests.integration.server import serve_api
 
@@ -61,6 +63,7 @@ async def test_requests_without_valid_credentials_are_refused(stack: str) -> Non
             assert r.status_code == 401, r.text
             assert r.json() == {"detail": "Invalid or missing bearer token", "code": "unauthorized"}
         assert (await http.get("/ok")).status_code == 200  # liveness stays open
+        assert (await http.get("/info")).status_code == 200
 
 
 async def test_two_users_see_only_their_own_resources(stack: str) -> None:
@@ -138,6 +141,8 @@ async def test_two_users_see_only_their_own_resources(stack: str) -> None:
     assert await bob.assistants.search() == []
     assert await bob.assistants.count() == 0
     assert [a["assistant_id"] for a in await alice.assistants.search()] == [a_asst["assistant_id"]]
+    # running someone else's assistant (its config would become the run's) is refused like reading it
+    assert await _status(bob.runs.create(b_thread["thread_id"], a_asst["assistant_id"], input={})) == 404
 
     # crons too
     cron = await alice.crons.create_for_thread(tid, "agent", schedule="0 0 1 1 *")
@@ -184,3 +189,28 @@ def test_config_auth_entry_is_validated(tmp_path: Path) -> None:
     bad.write_text('{"graphs": {"g": "./g.py:graph"}, "auth": {"path": "./auth.py:auth"}}')
     with pytest.raises(ConfigError, match=r"not a langgraph_sdk\.Auth"):
         load_auth(read_config(bad))
+
+
+def test_filters_become_one_metadata_containment() -> None:
+    assert filters_to_scope({"owner": "a"}) == {"owner": "a"}
+    assert filters_to_scope({"owner": {"$eq": "a"}, "tags": {"$contains": "x"}}) == {"owner": "a", "tags": ["x"]}
+    assert filters_to_scope({"tags": {"$contains": ["x", "y"]}}) == {"tags": ["x", "y"]}
+    with pytest.raises(ValueError, match="unsupported operator"):
+        filters_to_scope({"n": {"$gt": 1}})
+
+
+async def test_scopes_are_applied_by_the_queries(database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        a = (await threads.create(conn, metadata={"owner": "a", "tags": ["x", "y"]}))["thread_id"]
+        b = (await threads.create(conn, metadata={"owner": "b", "tags": ["y"]}))["thread_id"]
+        tagged_x = filters_to_scope({"tags": {"$contains": "x"}})
+        assert [t["thread_id"] for t in (await threads.search(conn, scope=tagged_x))[0]] == [a]
+        assert await threads.count(conn, scope=filters_to_scope({"tags": {"$contains": "y"}})) == 2
+        assert await threads.count(conn, scope={"owner": "c"}) == 0
+        assert await access.thread_in_scope(conn, b, {"owner": "a"}) is False
+        assert await access.thread_in_scope(conn, b, None) is True
+        assert await access.thread_in_scope(conn, uuid.uuid4(), None) is None
+        assert await access.threads_in_scope(conn, [a, b], {"owner": "b"}) == [b]
+    finally:
+        await conn.close()

@@ -53,18 +53,25 @@ def value(metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
     return sum(v for (n, ls), v in metrics.items() if n == name and want <= ls)
 
 
+def json_lines(path: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+
+
 @pytest.fixture
-def processes(database_url: str, nats_url: str, nats_prefix: str) -> Iterator[dict[str, str]]:
-    """A worker and a relay as real `duragraph` processes, each serving /metrics on its own port."""
+def processes(database_url: str, nats_url: str, nats_prefix: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A worker and a relay as real `duragraph` processes, each serving /metrics on its own port and
+    logging JSON lines to `<tmp_path>/<name>.log`."""
     ports = {"worker": free_port(), "relay": free_port()}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url, "NATS_URL": nats_url,
            "DURAGRAPH_NATS_STREAM": f"{nats_prefix}_EVENTS", "DURAGRAPH_SUBJECT_PREFIX": nats_prefix,
            "DURAGRAPH_REAPER_INTERVAL": "0.5"}
-    procs = [subprocess.Popen([sys.executable, "-m", "duragraph.cli", "--config", str(CONFIG), name,
-                               "--metrics-port", str(port)], env=env, cwd=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-m", "duragraph.cli", "-v", "--log-format", "json", "--config",
+                               str(CONFIG), name, "--metrics-port", str(port)], env=env, cwd=ROOT,
+                              stderr=(tmp_path / f"{name}.log").open("wb"))
              for name, port in ports.items()]
     try:
-        yield {name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()}
+        yield {**{name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()},
+               **{f"{name}_log": str(tmp_path / f"{name}.log") for name in ports}}
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -130,6 +137,13 @@ async def test_metrics_from_api_worker_and_relay(database_url: str, nats_url: st
                 return m if value(m, "duragraph_relay_published_total") > 0 else None
 
             relay = await eventually(relay_counts, what="relay metrics")
+
+            # both processes log JSON lines; the node's own line carries the ids of its step
+            for name in ("worker", "relay"):
+                lines = json_lines(processes[f"{name}_log"])
+                assert lines and all({"time", "level", "logger", "message"} <= set(ln) for ln in lines)
+            [ran] = [ln for ln in json_lines(processes["worker_log"]) if ln["message"] == "whoami ran"]
+            assert ran["thread_id"] == tid and ran["node"] == "whoami" and ran["run_id"] and ran["task"]
             assert value(relay, "duragraph_relay_publish_lag_seconds_count") > 0
             assert value(relay, "duragraph_relay_active") == 1
             assert ("duragraph_outbox_backlog", frozenset()) in relay

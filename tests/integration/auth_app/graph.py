@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
@@ -17,6 +18,7 @@ class State(TypedDict, total=False):
 def whoami(state: State, config: RunnableConfig) -> dict[str, Any]:
     configurable = config.get("configurable") or {}
     user = configurable.get("langgraph_auth_user") or {}
+    logging.getLogger("agent").warning("whoami ran")  # (a log line from inside a step: it carries the step's ids)
     return {"who": f"{user.get('identity')}|{configurable.get('langgraph_auth_user_id')}"}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from engine.core.compiled import CompiledGraph, as_compiled
+from engine.durable.lgstore import PostgresStore
 from engine.errors import NotFound
 
 
@@ -22,6 +23,8 @@ class Runtime:
     def __post_init__(self) -> None:
         # a plain LangGraph graph (compiled or a builder) is wrapped once, here
         object.__setattr__(self, "graphs", {k: as_compiled(g, k) for k, g in self.graphs.items()})
+        if self.store is None:  # nodes' `runtime.store` / `get_store()`: the same items as the /store API
+            object.__setattr__(self, "store", PostgresStore(self.pool))
 
     def graph(self, graph_id: str) -> CompiledGraph:
         try:

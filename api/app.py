@@ -26,7 +26,13 @@ from litestar.types import ControllerRouterHandler, Serializer
 
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
-from api.telemetry import MetricsController, otel_plugin, prometheus_config, request_id_middleware
+from api.telemetry import (
+    MetricsController,
+    echo_request_id,
+    otel_plugin,
+    prometheus_config,
+    request_id_middleware,
+)
 from duragraph.settings import Settings
 from engine.core.compiled import as_compiled
 from engine.durable import assistants, metrics
@@ -179,6 +185,7 @@ def create_app(
         middleware=[request_id_middleware(), prometheus_config().middleware,
                     *([auth_middleware] if auth_middleware is not None else [])],
         plugins=[plugin] if (plugin := otel_plugin()) is not None else [],
+        before_send=[echo_request_id],
         cors_config=cors_config(settings.cors_origins),
         exception_handlers=exception_handlers(),
         response_class=ApiResponse,

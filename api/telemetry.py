@@ -18,6 +18,7 @@ from prometheus_client import Gauge
 from engine.durable import logcontext, tracing
 
 SSE_STREAMS_OPEN = Gauge("duragraph_sse_streams_open", "SSE streams being served", ["kind"])
+_STATE_KEY = "duragraph_request_id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 _NOT_MEASURED = ["^/metrics$", "^/ok$", "^/ready$"]
 
@@ -48,32 +49,39 @@ async def count_open(gen: AsyncIterator[bytes], kind: str) -> AsyncIterator[byte
         gauge.dec()
 
 
+def request_id(scope: Scope) -> str:
+    """This request's id: a well-formed `X-Request-ID` it sent, else a new one (kept on the scope)."""
+    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    rid: str | None = state.get(_STATE_KEY)
+    if rid is None:
+        given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), "")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state[_STATE_KEY] = rid
+    return rid
+
+
 class RequestIdMiddleware:
-    """Take a well-formed `X-Request-ID` from the request or make one; echo it on the response and
-    bind it to the request's log lines."""
+    """Binds the request id to the log lines of the request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        logcontext.set_request_id(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
-                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}  # type: ignore[typeddict-item]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+        if scope["type"] == ScopeType.HTTP:
+            logcontext.set_request_id(request_id(scope))
+        await self.app(scope, receive, send)
 
 
 def request_id_middleware() -> DefineMiddleware:
     return DefineMiddleware(RequestIdMiddleware)
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    """`before_send` hook: every response (errors and unknown routes included) carries X-Request-ID."""
+    if message["type"] == "http.response.start" and scope["type"] == ScopeType.HTTP:
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+        headers.append((b"x-request-id", request_id(scope).encode()))
+        message["headers"] = headers  # type: ignore[typeddict-unknown-key]
 
 
 def otel_plugin() -> Any:

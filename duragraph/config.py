@@ -88,6 +88,9 @@ def read_config(path: Path) -> Config:
         if not isinstance(auth, dict) or not isinstance(auth.get("path"), str) or ":" not in auth["path"]:
             raise ConfigError(f'{path}: "auth" must be {{"path": "./auth.py:auth"}} naming a langgraph_sdk.Auth')
         auth_path = auth["path"]
+        unused = sorted(set(auth) - {"path", "disable_studio_auth"})  # (no Studio user exists here to disable)
+        if unused:
+            logging.getLogger("duragraph.config").warning("%s: auth %s not used by DuraGraph", path, unused)
     return Config(path=path.resolve(), graphs=dict(graphs), env=env, auth_path=auth_path)
 
 

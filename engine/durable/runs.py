@@ -97,9 +97,7 @@ class RunService:
 
     async def create(self, req: RunRequest) -> dict[str, Any]:
         async with self.rt.pool.acquire() as conn, conn.transaction():
-            run = await self.create_in(conn, req)
-        metrics.RUNS_CREATED.labels(run["metadata"].get("graph_id", "")).inc()
-        return run
+            return await self.create_in(conn, req)
 
     async def create_in(self, conn: asyncpg.Connection, req: RunRequest) -> dict[str, Any]:
         """Create (and start, unless it must wait) a run inside the caller's transaction."""
@@ -181,6 +179,7 @@ class RunService:
         elif not active:
             await lifecycle.start_run(conn, self.rt, run)
         out = await conn.fetchrow(Q["get_run"], run_id)
+        metrics.RUNS_CREATED.labels(graph_id).inc()  # (counted inside the caller's transaction: API, crons)
         return run_json(out)
 
     async def get(self, run_id: uuid.UUID, thread_id: uuid.UUID | None = None) -> dict[str, Any]:

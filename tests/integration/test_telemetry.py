@@ -210,11 +210,24 @@ async def _async(x: Any) -> Any:
     return x
 
 
-async def test_request_id_and_readiness(database_url: str, nats_url: str, nats_prefix: str) -> None:
+async def test_request_id_cors_and_readiness(database_url: str, nats_url: str, nats_prefix: str) -> None:
     settings = Settings(database_url=database_url, nats_url=nats_url, nats_stream=f"{nats_prefix}_EVENTS",
-                        subject_prefix=nats_prefix)
+                        subject_prefix=nats_prefix, cors_origins=("https://studio.example",), api_keys=("k",))
     with serve_api(database_url, {}, settings=settings) as url:
         async with httpx.AsyncClient(base_url=url) as http:
+            # CORS: a browser preflight from an allowed origin passes without credentials
+            pre = await http.options("/threads/search", headers={"Origin": "https://studio.example",
+                                                                 "Access-Control-Request-Method": "POST",
+                                                                 "Access-Control-Request-Headers": "x-api-key"})
+            assert pre.status_code in (200, 204)
+            assert pre.headers["access-control-allow-origin"] == "https://studio.example"
+            other = await http.options("/threads/search", headers={"Origin": "https://evil.example",
+                                                                   "Access-Control-Request-Method": "POST"})
+            assert "access-control-allow-origin" not in other.headers
+            refused = await http.post("/threads", json={}, headers={"X-Request-ID": "req-41"})
+            assert refused.status_code == 401 and refused.headers["x-request-id"] == "req-41"
+            assert len((await http.get("/no/such/route")).headers["x-request-id"]) == 32
+            http.headers["x-api-key"] = "k"
             given = await http.post("/threads", json={}, headers={"X-Request-ID": "req-42"})
             assert given.headers["x-request-id"] == "req-42"
             made = await http.get("/threads/not-a-uuid")

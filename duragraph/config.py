@@ -25,6 +25,7 @@ from engine.core.errors import InvalidGraphError
 
 log = logging.getLogger("duragraph.config")
 # langgraph.json keys this server reads; the others are named in one warning
+_WARNED: set[tuple[Path, tuple[str, ...]]] = set()  # one warning per file and process
 KNOWN_KEYS = {"graphs", "env", "dependencies", "python_version", "auth", "http", "$schema"}
 
 
@@ -67,7 +68,8 @@ def read_config(path: Path) -> Config:
         raise ConfigError(f'{path}: "graphs" must be a non-empty object of name -> "path.py:attr"')
     graphs = {name: (spec.get("path") if isinstance(spec, dict) else spec) for name, spec in graphs.items()}
     ignored = sorted(set(raw) - KNOWN_KEYS)
-    if ignored:
+    if ignored and (path.resolve(), tuple(ignored)) not in _WARNED:
+        _WARNED.add((path.resolve(), tuple(ignored)))
         log.warning("%s: ignoring key(s) this server does not use: %s", path.name, ", ".join(ignored))
     for name, spec in graphs.items():
         if not isinstance(spec, str) or ":" not in spec:

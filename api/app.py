@@ -154,7 +154,7 @@ def create_app(
         pool = await create_pool(database_url, min_size=pool_min_size, max_size=pool_max_size)
         try:
             app.state.pool = pool
-            metrics.watch_pool(pool)
+            metrics.watch_pool(pool, "api")
             async with pool.acquire() as conn:
                 await assistants.ensure_system_assistants(conn, graph_ids)
             async with AsyncExitStack() as stack:

@@ -37,8 +37,8 @@ STEP_COMMIT = Histogram("duragraph_step_commit_seconds", "Time of a step's compl
                         ["graph_id"], buckets=_STEP_BUCKETS)
 QUEUE_JOBS = Gauge("duragraph_queue_jobs", "procrastinate jobs by queue and status (sampled by workers)",
                    ["queue", "status"])
-POOL_CONNECTIONS = Gauge("duragraph_db_pool_connections", "This process's Postgres pool: size, idle and max",
-                         ["state"])
+POOL_CONNECTIONS = Gauge("duragraph_db_pool_connections", "This process's Postgres pools: size, idle and max",
+                         ["pool", "state"])
 
 _QUEUE_DEPTH_SQL = """
 SELECT queue_name, status::text, count(*) FROM procrastinate_jobs
@@ -47,11 +47,11 @@ WHERE status IN ('todo', 'doing', 'failed') GROUP BY queue_name, status
 JOB_STATUSES = ("todo", "doing", "failed")
 
 
-def watch_pool(pool: asyncpg.Pool) -> None:
-    """Report `pool` in duragraph_db_pool_connections (read at scrape time)."""
-    POOL_CONNECTIONS.labels("size").set_function(pool.get_size)
-    POOL_CONNECTIONS.labels("idle").set_function(pool.get_idle_size)
-    POOL_CONNECTIONS.labels("max").set_function(pool.get_max_size)
+def watch_pool(pool: asyncpg.Pool, name: str) -> None:
+    """Report `pool` (the `api` or `worker` pool) in duragraph_db_pool_connections, read at scrape time."""
+    POOL_CONNECTIONS.labels(name, "size").set_function(pool.get_size)
+    POOL_CONNECTIONS.labels(name, "idle").set_function(pool.get_idle_size)
+    POOL_CONNECTIONS.labels(name, "max").set_function(pool.get_max_size)
 
 
 async def sample_queue(pool: asyncpg.Pool, queues: tuple[str, ...]) -> None:

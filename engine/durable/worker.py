@@ -77,7 +77,7 @@ async def run_worker(
     """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed)."""
     pool = await create_pool(database_url, max_size=concurrency + 4)
     rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
-    metrics.watch_pool(pool)
+    metrics.watch_pool(pool, "worker")
     app = build_app(rt, database_url)
     stop = stop or asyncio.Event()
     heartbeat = max(0.5, stalled_after / 4)

@@ -106,7 +106,7 @@ async def test_metrics_from_api_worker_and_relay(database_url: str, nats_url: st
             route = "/threads/{thread_id}/runs/wait"  # the route template, not the path
             assert delta("duragraph_http_requests_total", method="POST", path=route, status_code="200") == 2
             assert delta("duragraph_http_request_duration_seconds_count", path=route) == 2
-            assert value(api, "duragraph_db_pool_connections", state="max") > 0
+            assert value(api, "duragraph_db_pool_connections", pool="api", state="max") > 0
             # no ids in labels: every label value is bounded (no uuid anywhere)
             assert tid not in (await http.get(f"{url}/metrics")).text
 
@@ -127,7 +127,7 @@ async def test_metrics_from_api_worker_and_relay(database_url: str, nats_url: st
             # the queue depth is sampled by status for the step queue
             assert {dict(ls)["status"] for n, ls in worker if n == "duragraph_queue_jobs"
                     and dict(ls)["queue"] == STEP_QUEUE} == {"todo", "doing", "failed"}
-            assert value(worker, "duragraph_db_pool_connections", state="size") >= 1
+            assert value(worker, "duragraph_db_pool_connections", pool="worker", state="size") >= 1
 
             async def relay_counts() -> dict[Any, float] | None:
                 try:

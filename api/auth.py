@@ -251,7 +251,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
 
 class Authz:
     """Authorization for one request: `await authz(resource, action, value)` -> the scope (None: all).
-    `thread` / `assistant` / `cron` also check that the addressed row is in scope (404 when not), on a
+    `thread` / `assistant` also check that the addressed row is in scope (404 when not), on a
     pooled connection taken only when there is a scope to check."""
 
     def __init__(self, security: Security, user: AuthUser | None, pool: asyncpg.Pool | None) -> None:
@@ -283,12 +283,6 @@ class Authz:
         scope = await self("assistants", action, {"assistant_id": assistant_id, **value})
         if scope is not None:
             await self._check(lambda conn: access.require_assistant(conn, assistant_id, scope))
-        return scope
-
-    async def cron(self, action: str, cron_id: UUID, /, **value: Any) -> dict[str, Any] | None:
-        scope = await self("crons", action, {"cron_id": cron_id, **value})
-        if scope is not None:
-            await self._check(lambda conn: access.require_cron(conn, cron_id, scope))
         return scope
 
     def user_config(self) -> dict[str, Any]:

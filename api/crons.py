@@ -25,7 +25,7 @@ from api.schemas import (
     parse_uuid,
     select_fields,
 )
-from engine.durable import access, assistants, crons
+from engine.durable import assistants, crons
 from engine.errors import BadRequest
 
 
@@ -56,6 +56,7 @@ async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn, graphs: 
         timezone=data.timezone,
         end_time=_utc(data.end_time),
         on_run_completed=data.on_run_completed if thread_id is None else None,
+        user_id=value["user_id"],
     )
 
 
@@ -104,8 +105,7 @@ async def count_crons(conn: Conn, graphs: Graphs, authz: AuthzDep, data: JSONBod
 @get("/runs/crons/{cron_id:str}")
 async def get_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
     cid = parse_uuid(cron_id, "cron")
-    await access.require_cron(conn, cid, await authz("crons", "read", {"cron_id": cid}))
-    return await crons.get(conn, cid)
+    return await crons.get(conn, cid, scope=await authz("crons", "read", {"cron_id": cid}))
 
 
 @patch("/runs/crons/{cron_id:str}")
@@ -116,17 +116,16 @@ async def update_cron(cron_id: FromPath[str], data: JSONBody[CronPatch], conn: C
     if not changes:
         raise BadRequest("Empty update: give at least one field to change")
     value: dict[str, Any] = {"cron_id": cid, "payload": changes.get("payload"), "schedule": changes.get("schedule")}
-    await access.require_cron(conn, cid, await authz("crons", "update", value))
+    scope = await authz("crons", "update", value)
     if "end_time" in changes:
         changes["end_time"] = _utc(changes["end_time"])
-    return await crons.update(conn, cid, changes)
+    return await crons.update(conn, cid, changes, scope=scope)
 
 
 @delete("/runs/crons/{cron_id:str}", status_code=204)
 async def delete_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> None:
     cid = parse_uuid(cron_id, "cron")
-    await access.require_cron(conn, cid, await authz("crons", "delete", {"cron_id": cid}))
-    await crons.delete(conn, cid)
+    await crons.delete(conn, cid, scope=await authz("crons", "delete", {"cron_id": cid}))
 
 
 router = Router(

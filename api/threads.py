@@ -165,8 +165,8 @@ async def get_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep,
                      include: FromQuery[str | None] = None) -> dict[str, Any]:
     wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
     tid = parse_uuid(thread_id)
-    await access.require_thread(conn, tid, await authz("threads", "read", {"thread_id": tid}))
-    return _view(await threads.get(conn, tid), wanted)
+    scope = await authz("threads", "read", {"thread_id": tid})
+    return _view(await threads.get(conn, tid, scope=scope), wanted)
 
 
 @patch("/threads/{thread_id:str}")
@@ -174,8 +174,8 @@ async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], c
                         request: Request[Any, Any, Any], authz: AuthzDep) -> Response[Any]:
     tid = parse_uuid(thread_id)
     value: dict[str, Any] = {"thread_id": tid, "metadata": dict(data.metadata or {})}
-    await access.require_thread(conn, tid, await authz("threads", "update", value))
-    thread = await threads.update(conn, tid, metadata=value["metadata"], ttl=ttl_of(data.ttl))
+    scope = await authz("threads", "update", value)
+    thread = await threads.update(conn, tid, metadata=value["metadata"], ttl=ttl_of(data.ttl), scope=scope)
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer.replace(" ", "").lower():
         return ApiResponse(None, status_code=204)
@@ -185,15 +185,14 @@ async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], c
 @delete("/threads/{thread_id:str}", status_code=204)
 async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> None:
     tid = parse_uuid(thread_id)
-    await access.require_thread(conn, tid, await authz("threads", "delete", {"thread_id": tid}))
-    await threads.delete(conn, tid)
+    await threads.delete(conn, tid, scope=await authz("threads", "delete", {"thread_id": tid}))
 
 
 @post("/threads/{thread_id:str}/copy", status_code=200)
 async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
     tid = parse_uuid(thread_id)
-    await access.require_thread(conn, tid, await authz("threads", "read", {"thread_id": tid}))
-    return _view(await threads.copy(conn, tid), set())  # the copy keeps the metadata, so the same owner
+    scope = await authz("threads", "read", {"thread_id": tid})
+    return _view(await threads.copy(conn, tid, scope=scope), set())  # the copy keeps the metadata: same owner
 
 
 router = Router(

@@ -16,6 +16,3 @@ WHERE r.run_id = ANY($1::uuid[]) AND ($2::jsonb IS NULL OR t.metadata @> $2::jso
 
 -- name: assistant_in_scope
 SELECT ($2::jsonb IS NULL OR metadata @> $2::jsonb) FROM assistants WHERE assistant_id = $1
-
--- name: cron_in_scope
-SELECT ($2::jsonb IS NULL OR metadata @> $2::jsonb) FROM crons WHERE cron_id = $1

@@ -10,12 +10,12 @@ RETURNING cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezon
 -- name: get
 SELECT cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezone, payload, next_run_date,
        metadata, on_run_completed, enabled, created_at, updated_at
-FROM crons WHERE cron_id = $1
+FROM crons WHERE cron_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb)  -- $2: the caller's access scope
 
 -- name: lock
 SELECT cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezone, payload, next_run_date,
        metadata, on_run_completed, enabled, created_at, updated_at
-FROM crons WHERE cron_id = $1 FOR UPDATE
+FROM crons WHERE cron_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb) FOR UPDATE
 
 -- name: update
 UPDATE crons
@@ -26,7 +26,7 @@ RETURNING cron_id, assistant_id, thread_id, user_id, end_time, schedule, timezon
           metadata, on_run_completed, enabled, created_at, updated_at
 
 -- name: delete
-DELETE FROM crons WHERE cron_id = $1 RETURNING cron_id
+DELETE FROM crons WHERE cron_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb) RETURNING cron_id
 
 -- name: search
 -- $1 assistant_id, $2 thread_id, $3 enabled, $4 metadata containment, $5 limit, $6 offset, $7 sort_by, $8 order,

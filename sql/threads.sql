@@ -14,16 +14,16 @@ SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created
            (SELECT r.error FROM runs r WHERE r.thread_id = t.thread_id ORDER BY r.created_at DESC LIMIT 1)
        END AS error
 FROM threads t LEFT JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
-WHERE t.thread_id = $1
+WHERE t.thread_id = $1 AND ($2::jsonb IS NULL OR t.metadata @> $2::jsonb)  -- $2: the caller's access scope
 
 -- name: update
 UPDATE threads
 SET metadata = metadata || $2::jsonb, ttl = coalesce($3::jsonb, ttl), updated_at = now()
-WHERE thread_id = $1
+WHERE thread_id = $1 AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)  -- $4: the caller's access scope
 RETURNING thread_id
 
 -- name: delete
-DELETE FROM threads WHERE thread_id = $1 RETURNING thread_id
+DELETE FROM threads WHERE thread_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb) RETURNING thread_id
 
 -- name: search
 -- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order,
@@ -67,7 +67,7 @@ WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
 -- name: copy_thread
 INSERT INTO threads (thread_id, metadata, status, "values", interrupts, graph_id, ttl)
 SELECT $2, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts, graph_id, ttl
-FROM threads WHERE thread_id = $1
+FROM threads WHERE thread_id = $1 AND ($3::jsonb IS NULL OR metadata @> $3::jsonb)  -- $3: access scope
 RETURNING thread_id
 
 -- name: copy_checkpoints

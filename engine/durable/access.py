@@ -1,9 +1,11 @@
 """Access scopes: the rows a caller may touch, as a metadata containment checked in SQL.
 
 The API's auth handlers return filters (`{"owner": "alice"}`, `{"tags": {"$contains": "x"}}`); the API
-turns them into one jsonb containment (a *scope*). Searches and counts put the scope in their WHERE
-clause; the routes that address one row by id check it here first, and a row outside the scope is
-answered exactly like a missing one (404), so its existence does not leak.
+turns them into one jsonb containment (a *scope*). Searches and counts, and the queries that read,
+change or delete a thread or a cron by id, carry the scope in their WHERE clause. The routes that
+reach a thread's children (state, history, runs, streams, cancel, resume) and an assistant check it
+here first. Either way a row outside the scope is answered exactly like a missing one (404), so its
+existence does not leak.
 """
 
 from __future__ import annotations
@@ -56,7 +58,3 @@ async def require_assistant(conn: asyncpg.Connection, assistant_id: UUID, scope:
     if scope is not None and not await conn.fetchval(Q["assistant_in_scope"], assistant_id, _arg(scope)):
         raise NotFound(f"Assistant {assistant_id} not found")
 
-
-async def require_cron(conn: asyncpg.Connection, cron_id: UUID, scope: Scope) -> None:
-    if scope is not None and not await conn.fetchval(Q["cron_in_scope"], cron_id, _arg(scope)):
-        raise NotFound(f"Cron {cron_id} not found")

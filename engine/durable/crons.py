@@ -102,22 +102,27 @@ async def create(
     return _row(row)
 
 
-async def get(conn: asyncpg.Connection, cron_id: UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(Q["get"], cron_id)
+def _scope(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return dict(scope) if scope is not None else None
+
+
+async def get(conn: asyncpg.Connection, cron_id: UUID, *, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The cron; one outside `scope` (the caller's access filter) is not found, like a missing one."""
+    row = await conn.fetchrow(Q["get"], cron_id, _scope(scope))
     if row is None:
         raise NotFound(f"Cron {cron_id} not found")
     return _row(row)
 
 
 async def update(conn: asyncpg.Connection, cron_id: UUID, changes: Mapping[str, Any], *,
-                 now: datetime | None = None) -> dict[str, Any]:
+                 now: datetime | None = None, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Apply the given fields. `end_time: None` clears it; PAYLOAD_FIELDS replace those of the payload;
     `metadata` is merged. A new schedule, timezone or re-enabling recomputes next_run_date from now."""
     unknown = set(changes) - {"schedule", "timezone", "end_time", "enabled", "on_run_completed", *PAYLOAD_FIELDS}
     if unknown:
         raise InvalidInput(f"Cannot update cron field(s): {sorted(unknown)}")
     async with conn.transaction():
-        cur = await conn.fetchrow(Q["lock"], cron_id)
+        cur = await conn.fetchrow(Q["lock"], cron_id, _scope(scope))
         if cur is None:
             raise NotFound(f"Cron {cron_id} not found")
         schedule = changes.get("schedule") or cur["schedule"]
@@ -149,8 +154,8 @@ async def update(conn: asyncpg.Connection, cron_id: UUID, changes: Mapping[str, 
     return _row(row)
 
 
-async def delete(conn: asyncpg.Connection, cron_id: UUID) -> None:
-    if await conn.fetchval(Q["delete"], cron_id) is None:
+async def delete(conn: asyncpg.Connection, cron_id: UUID, *, scope: Mapping[str, Any] | None = None) -> None:
+    if await conn.fetchval(Q["delete"], cron_id, _scope(scope)) is None:
         raise NotFound(f"Cron {cron_id} not found")
 
 

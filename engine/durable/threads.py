@@ -76,8 +76,9 @@ async def create(
     return await get(conn, tid)
 
 
-async def get(conn: asyncpg.Connection, thread_id: UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(Q["get"], thread_id)
+async def get(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The thread; one outside `scope` (the caller's access filter) is not found, like a missing one."""
+    row = await conn.fetchrow(Q["get"], thread_id, _scope(scope))
     if row is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
     return _row(row)
@@ -89,16 +90,17 @@ async def update(
     *,
     metadata: Mapping[str, Any] | None = None,
     ttl: Mapping[str, Any] | float | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Merge metadata (and replace the ttl when given)."""
-    if await conn.fetchval(Q["update"], thread_id, dict(metadata or {}), ttl_minutes(ttl)) is None:
+    if await conn.fetchval(Q["update"], thread_id, dict(metadata or {}), ttl_minutes(ttl), _scope(scope)) is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
     return await get(conn, thread_id)
 
 
-async def delete(conn: asyncpg.Connection, thread_id: UUID) -> None:
+async def delete(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None) -> None:
     """Delete the thread with its runs, checkpoints and crons (foreign keys cascade)."""
-    if await conn.fetchval(Q["delete"], thread_id) is None:
+    if await conn.fetchval(Q["delete"], thread_id, _scope(scope)) is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
 
 
@@ -147,11 +149,12 @@ async def count(
     ))
 
 
-async def copy(conn: asyncpg.Connection, thread_id: UUID) -> dict[str, Any]:
+async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
     """A new thread with the same metadata, values and checkpoints (new checkpoint ids, same history)."""
     new_id = uuid7()
     async with conn.transaction():
-        if await conn.fetchval(Q["copy_thread"], thread_id, new_id) is None:
+        if await conn.fetchval(Q["copy_thread"], thread_id, new_id, _scope(scope)) is None:
             raise NotFound(f"Thread with ID {thread_id} not found")
         await conn.execute(Q["copy_checkpoints"], thread_id, new_id)
     return await get(conn, new_id)

@@ -149,7 +149,13 @@ async def test_two_users_see_only_their_own_resources(stack: str) -> None:
     assert await bob.crons.search() == []
     assert await bob.crons.count() == 0
     assert len(await alice.crons.search()) == 1
+    assert cron["user_id"] == "alice"
+    async with httpx.AsyncClient(base_url=stack) as http:  # (the SDK has no crons.get)
+        got = await http.get(f"/runs/crons/{cron['cron_id']}", headers={"Authorization": "Bearer bob-token"})
+        assert got.status_code == 404
+    assert await _status(bob.crons.update(cron["cron_id"], schedule="0 1 1 1 *")) == 404
     assert await _status(bob.crons.delete(cron["cron_id"])) == 404
+    assert [c["schedule"] for c in await alice.crons.search()] == ["0 0 1 1 *"]
 
     # the store handler prefixes each namespace with the caller: same key, two users, two items
     await alice.store.put_item(["notes"], "k", {"by": "alice"})

@@ -37,8 +37,9 @@ from engine.durable import access
 
 log = logging.getLogger("duragraph.api.auth")
 
+# what an authenticate handler may take, by name (langgraph_sdk's Auth.authenticate documents these)
 AUTHENTICATE_PARAMS = frozenset({"request", "path", "method", "path_params", "query_params", "headers",
-                                 "authorization", "scope"})
+                                 "authorization"})
 # routes that answer without credentials (as on LangGraph Platform: health, server info and docs)
 OPEN_PATHS = ["^/ok$", "^/ready$", "^/info$", "^/metrics$", "^/docs", "^/openapi.json$"]
 
@@ -154,7 +155,6 @@ class CustomAuth:
             return AuthUser({"identity": "anonymous", "is_authenticated": False})
         available: dict[str, Callable[[], Any]] = {
             "request": lambda: Request(connection.scope, connection.receive),
-            "scope": lambda: connection.scope,
             "path": lambda: connection.url.path,
             "method": lambda: connection.scope.get("method", "GET"),
             "path_params": lambda: {k: str(v) for k, v in connection.path_params.items()},

@@ -195,6 +195,12 @@ def test_config_auth_entry_is_validated(tmp_path: Path) -> None:
     bad.write_text('{"graphs": {"g": "./g.py:graph"}, "auth": {"path": "./auth.py:auth"}}')
     with pytest.raises(ConfigError, match=r"not a langgraph_sdk\.Auth"):
         load_auth(read_config(bad))
+    (tmp_path / "token_auth.py").write_text(
+        "from langgraph_sdk import Auth\nauth = Auth()\n\n@auth.authenticate\nasync def who(token: str) -> str:\n"
+        "    return token\n")
+    bad.write_text('{"graphs": {"g": "./g.py:graph"}, "auth": {"path": "./token_auth.py:auth"}}')
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['token'\]"):
+        CustomAuth(load_auth(read_config(bad)))
 
 
 def test_filters_become_one_metadata_containment() -> None:

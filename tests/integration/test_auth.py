@@ -3,6 +3,7 @@ langgraph-sdk: two users, and every SDK route refuses or filters the other user'
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -169,9 +170,23 @@ async def test_two_users_see_only_their_own_resources(stack: str) -> None:
     assert await alice.threads.count() == 0
 
 
-async def test_api_key_mode(database_url: str) -> None:
+def _open_warnings(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("the API is OPEN" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_open_api_says_so_once(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="duragraph.api.auth"):
+        with serve_api(database_url, {}) as url:
+            async with httpx.AsyncClient(base_url=url) as http:
+                for _ in range(3):
+                    assert (await http.post("/threads/search", json={})).status_code == 200
+        assert _open_warnings(caplog) == 1
+
+
+async def test_api_key_mode(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(database_url=database_url, api_keys=("k-one", "k-two"))
-    with serve_api(database_url, {}, settings=settings) as url:
+    with caplog.at_level(logging.WARNING, logger="duragraph.api.auth"), \
+            serve_api(database_url, {}, settings=settings) as url:
         async with httpx.AsyncClient(base_url=url) as http:
             missing = await http.post("/threads/search", json={})
             assert missing.status_code == 401
@@ -182,6 +197,7 @@ async def test_api_key_mode(database_url: str) -> None:
         client = get_client(url=url, api_key="k-two")
         thread = await client.threads.create()
         assert (await client.threads.get(thread["thread_id"]))["thread_id"] == thread["thread_id"]
+    assert _open_warnings(caplog) == 0
 
 
 def test_config_auth_entry_is_validated(tmp_path: Path) -> None:

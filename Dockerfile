@@ -19,7 +19,8 @@ COPY engine ./engine
 COPY api ./api
 COPY relay ./relay
 COPY sql ./sql
-RUN pip install .
+# with the otel extra: setting OTEL_EXPORTER_OTLP_ENDPOINT is enough to export traces
+RUN pip install ".[otel]"
 
 # the graphs: replace with your own (and point DURAGRAPH_CONFIG at their config file)
 COPY examples ./examples

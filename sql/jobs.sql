@@ -11,22 +11,52 @@ FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS j(a, s, o)
 SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
 WHERE id = ANY($1::bigint[]) AND status IN ('todo', 'doing')
 
--- name: stalled_jobs
--- Jobs in 'doing' whose worker is gone or has not sent a heartbeat for $2 seconds.
-SELECT j.id FROM procrastinate_jobs j
-LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
-WHERE j.status = 'doing' AND j.queue_name = $1
-  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => $2))
+-- name: requeue_stalled_jobs
+-- Jobs in 'doing' whose worker is gone or has not sent a heartbeat for $2 seconds go back to the queue
+-- (checked again under the row lock: a job finished or re-fetched meanwhile is left alone).
+SELECT j.id, procrastinate_retry_job_v2(j.id, now(), NULL, NULL, NULL) FROM (
+    SELECT j.id FROM procrastinate_jobs j
+    LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+    WHERE j.status = 'doing' AND j.queue_name = $1
+      AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => $2))
+    FOR UPDATE OF j SKIP LOCKED
+) j
 
 -- name: requeue_job
 SELECT procrastinate_retry_job_v2($1, now(), NULL, NULL, NULL)
 
 -- name: prune_stalled_workers
+-- Workers silent for $1 seconds are dead; not while the server itself has been up for less than $2
+-- seconds (after a restart, every heartbeat is old: the live workers get their chance to send one).
 SELECT worker_id FROM procrastinate_prune_stalled_workers_v1($1)
+WHERE pg_postmaster_start_time() < now() - make_interval(secs => $2)
+
+-- name: heartbeat
+-- procrastinate's heartbeat, and the worker registered again under its own id if it had been pruned
+-- (ids come from an identity sequence: never handed to another worker). Returns true when re-registered.
+INSERT INTO procrastinate_workers (id, last_heartbeat) OVERRIDING SYSTEM VALUE VALUES ($1, now())
+ON CONFLICT (id) DO UPDATE SET last_heartbeat = now()
+RETURNING xmax = 0 AS reregistered
+
+-- name: jobs_of_worker
+SELECT id FROM procrastinate_jobs WHERE worker_id = $1 AND status = 'doing'
+
+-- name: release_job_of_worker
+-- Back to the queue, only if worker $2 still holds it.
+SELECT j.id, procrastinate_retry_job_v2(j.id, now(), NULL, NULL, NULL) FROM (
+    SELECT id FROM procrastinate_jobs WHERE id = $1 AND status = 'doing' AND worker_id = $2 FOR UPDATE
+) j
+
+-- name: fail_job
+-- A job given up (engine/durable/failures.py), in the transaction that ends its run.
+SELECT procrastinate_finish_job_v1(id, 'failed', false) FROM procrastinate_jobs
+WHERE id = $1 AND status IN ('todo', 'doing')
 
 -- name: claim_job
--- A worker takes a step it just enqueued (same transaction), as procrastinate_fetch_job_v2 would.
-UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2 WHERE id = $1 AND status = 'todo' RETURNING id
+-- A worker takes a step it just enqueued (same transaction), as procrastinate_fetch_job_v2 would; not
+-- while it is pruned (it registers again at its next heartbeat), or the foreign key would fail the commit.
+UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2
+WHERE id = $1 AND status = 'todo' AND EXISTS (SELECT 1 FROM procrastinate_workers WHERE id = $2) RETURNING id
 
 -- name: finish_claimed_job
 -- A claimed step's job ends with its step's commit (successful jobs are deleted, as the worker does).

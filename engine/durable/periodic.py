@@ -6,18 +6,26 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import asyncpg
+from engine.durable.outage import Outage, is_transient
 
 
 async def every(interval: float, stop: asyncio.Event, pass_: Callable[[], Awaitable[object]],
-                log: logging.Logger, what: str) -> None:
-    """Run `pass_` every `interval` seconds until `stop` is set; a failed pass (database unreachable) is
-    logged and retried at the next tick rather than ending the loop."""
+                log: logging.Logger, what: str, *, on_failure: Callable[[], None] | None = None) -> None:
+    """Run `pass_` every `interval` seconds until `stop` is set. A pass failed by a database outage is
+    retried at the next tick (the outage logged once, with its end); `on_failure` hears of each."""
+    outage = Outage(log, what)
     while not stop.is_set():
         try:
             await pass_()
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("%s pass failed: %s", what, exc)
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("%s pass failed", what)
+            else:
+                outage.failed(exc)
+            if on_failure is not None:
+                on_failure()
+        else:
+            outage.ok()
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:

@@ -21,9 +21,11 @@ import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, error_json
 from engine.durable import events, lifecycle, logcontext
+from engine.durable.claims import Claims
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
 from engine.durable.live import StepStreamWriter
+from engine.durable.outage import TRANSIENT, Backoff, Outage
 from engine.durable.runtime import Runtime
 from engine.durable.telemetry import observe_step
 
@@ -31,15 +33,6 @@ JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
 T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
-COMPLETE_ATTEMPTS = 5
-TRANSIENT: tuple[type[BaseException], ...] = (
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,  # e.g. the backend was terminated
-    asyncpg.InterfaceError,  # e.g. the connection was closed under the transaction
-    OSError,
-)
 
 
 def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID, task_id: str) -> dict[str, Any]:
@@ -81,37 +74,54 @@ async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None
                 queue_wait=row["queue_wait"])
 
 
-async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None) -> None:
+async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None,
+                       claims: Claims | None = None) -> None:
     """The body of the procrastinate step job. With `worker_id`, each completion claims one of the steps it
     enqueues for this worker (in the same transaction) and runs it straight away: a chain of steps then
-    costs no queue round trip per step. A claimed step's job is `doing` under this worker, so if the
-    worker dies the reaper re-queues it like any other."""
+    costs no queue round trip per step. A claimed step's job is `doing` under this worker (and held in
+    `claims` until it ends), so if the worker dies the reaper re-queues it like any other. A claimed step
+    that fails outside its node goes back to the queue and is retried as a job of its own."""
+    claims = claims if claims is not None else Claims()
     step = await load_step(rt, run_id, task_id)
     while step is not None:
         current = step
-        with logcontext.bound(run_id=current.run_id, thread_id=current.thread_id, task=current.spec.id,
-                              node=current.spec.name, worker=worker_id), \
-                observe_step(current.run_id, current.graph_id, current.spec, current.kwargs, current.queue_wait) as obs:
-            try:
-                with obs.running():
-                    outcome, attempts = await run_node(rt, current)
-            except Cancelled:
-                if current.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
-                    async with rt.pool.acquire() as conn:
-                        await conn.execute(JQ["finish_claimed_job"], current.job_id)
-                return
-            except BaseException:
-                await _release_claimed(rt, current)
+        try:
+            step = await _execute_one(rt, current, worker_id, claims)
+        except Exception:
+            if current.job_id is None:
                 raise
-            obs.ran(outcome.status, attempts)
-            try:
-                with obs.committing():
-                    committed, step = await _complete(rt, current.run_id, current.spec, outcome, attempts,
-                                                      current.checkpoint, claim_for=worker_id, own_job=current.job_id)
-            except BaseException:
-                await _release_claimed(rt, current)
-                raise
-            obs.committed(committed)
+            log.warning("claimed step %s failed outside its node; back to the queue", current.spec.id,
+                        exc_info=True)
+            await _release_claimed(rt, current)
+            return
+        except BaseException:
+            await _release_claimed(rt, current)
+            raise
+        finally:
+            if current.job_id is not None:
+                claims.drop(current.job_id)  # its job ended with its commit, its cancel or its release
+
+
+async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims: Claims) -> Step | None:
+    """Run one step and commit it; returns the successor claimed at its commit, if any."""
+    with logcontext.bound(run_id=current.run_id, thread_id=current.thread_id, task=current.spec.id,
+                          node=current.spec.name, worker=worker_id), \
+            observe_step(current.run_id, current.graph_id, current.spec, current.kwargs, current.queue_wait) as obs:
+        try:
+            with obs.running():
+                outcome, attempts = await run_node(rt, current)
+        except Cancelled:
+            if current.job_id is not None:  # the run was cancelled under a claimed step: its job ends here
+                async with rt.pool.acquire() as conn:
+                    await conn.execute(JQ["finish_claimed_job"], current.job_id)
+            return None
+        obs.ran(outcome.status, attempts)
+        with obs.committing():
+            committed, nxt = await _complete(rt, current.run_id, current.spec, outcome, attempts,
+                                             current.checkpoint, claim_for=worker_id, own_job=current.job_id,
+                                             claims=claims)
+        obs.committed(committed)
+        return nxt
 
 
 async def _release_lost_claims(rt: Runtime, run_id: uuid.UUID, worker_id: int) -> None:
@@ -123,14 +133,16 @@ async def _release_lost_claims(rt: Runtime, run_id: uuid.UUID, worker_id: int) -
 
 async def _release_claimed(rt: Runtime, step: Step) -> None:
     """A claimed step that cannot finish here (a failure, a shutdown) goes back to the queue at once,
-    instead of waiting for this worker to be declared dead."""
+    instead of waiting for this worker to be declared dead. If the database is unreachable now, the
+    claims re-check (a live worker) or the reaper (a dead one) puts it back later."""
     if step.job_id is None:
         return
     try:
         async with rt.pool.acquire() as conn:
             await conn.execute(JQ["requeue_job"], step.job_id)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        log.warning("could not release claimed step %s; the reaper will", step.spec.id, exc_info=True)
+    except (*TRANSIENT, asyncpg.PostgresError) as exc:
+        log.warning("could not release claimed step %s now (%s); it is put back once the database answers",
+                    step.spec.id, exc)
 
 
 async def run_node(rt: Runtime, step: Step) -> tuple[TaskOutcome, int]:
@@ -196,25 +208,31 @@ async def _complete(
     *,
     claim_for: int | None = None,
     own_job: int | None = None,
+    claims: Claims | None = None,
 ) -> tuple[bool, Step | None]:
     """`_complete_once`, retried on transient database failures (deadlock, serialization, a lost
-    connection): the transaction rolled back, so trying again is safe, and a completion that did commit
-    makes the retry a no-op. Returns (committed here, the successor step claimed for `claim_for`)."""
-    for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+    connection, a database outage of any length) with a capped backoff, for as long as this process
+    lives: the transaction rolled back, so trying again is safe, and a completion that did commit makes
+    the retry a no-op. The step's job stays `doing` under this worker meanwhile. Returns (committed
+    here, the successor step claimed for `claim_for`)."""
+    backoff = Backoff(0.05, 2.0)
+    outage = Outage(log, f"completing step {spec.id}")
+    retried = False
+    while True:
         try:
             committed, claimed = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint,
-                                                      claim_for=claim_for, own_job=own_job)
-            if attempt > 1 and not committed and claim_for is not None:
-                # the failed attempt may have committed after all (its acknowledgement lost) and claimed a
-                # successor we do not know about: hand such claims back to the queue (at-least-once)
-                await _release_lost_claims(rt, run_id, claim_for)
-            return committed, claimed
+                                                      claim_for=claim_for, own_job=own_job, claims=claims)
         except TRANSIENT as exc:
-            if attempt == COMPLETE_ATTEMPTS:
-                raise
-            log.warning("completing step %s failed (%s); retrying", spec.id, exc)
-            await asyncio.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
+            outage.failed(exc)
+            retried = True
+            await asyncio.sleep(backoff.next())
+            continue
+        outage.ok()
+        if retried and not committed and claim_for is not None:
+            # the failed attempt may have committed after all (its acknowledgement lost) and claimed a
+            # successor we do not know about: hand such claims back to the queue (at-least-once)
+            await _release_lost_claims(rt, run_id, claim_for)
+        return committed, claimed
 
 
 async def _complete_once(
@@ -227,6 +245,31 @@ async def _complete_once(
     *,
     claim_for: int | None,
     own_job: int | None,
+    claims: Claims | None = None,
+) -> tuple[bool, Step | None]:
+    tentative: list[int] = []
+    try:
+        return await _complete_tx(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
+                                  own_job=own_job, claims=claims, tentative=tentative)
+    except BaseException:
+        for job_id in tentative:  # the claim rolled back with the transaction (or its fate is unknown)
+            if claims is not None:
+                claims.drop(job_id)
+        raise
+
+
+async def _complete_tx(
+    rt: Runtime,
+    run_id: uuid.UUID,
+    spec: TaskSpec,
+    outcome: TaskOutcome,
+    attempts: int,
+    checkpoint: dict[str, Any] | None,
+    *,
+    claim_for: int | None,
+    own_job: int | None,
+    claims: Claims | None,
+    tentative: list[int],
 ) -> tuple[bool, Step | None]:
     task_id = spec.id
     async with rt.pool.acquire() as conn, conn.transaction():
@@ -252,6 +295,9 @@ async def _complete_once(
         spec_next, job_id = enqueued.jobs[0]
         if await conn.fetchval(JQ["claim_job"], job_id, claim_for) is None:
             return True, None
+        if claims is not None:
+            claims.hold(job_id)  # before the commit: the claims re-check never sees it as orphaned
+            tentative.append(job_id)
         return True, Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
                           spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
 

@@ -1,5 +1,8 @@
 """The worker process: procrastinate runs the step jobs (LISTEN/NOTIFY, SKIP LOCKED, heartbeats),
-and the reaper re-queues the steps of dead workers."""
+the reaper re-queues the steps of dead workers, and the claims re-check those this live worker lost.
+
+A database outage stops nothing for good: the worker waits for the database at start, its job manager
+(`jobmanager.py`) and its loops retry through an outage, and a completion is retried until it commits."""
 
 from __future__ import annotations
 
@@ -14,8 +17,13 @@ import procrastinate
 import sql
 from engine.core.compiled import CompiledGraph
 from engine.durable import jobs, metrics, threads
+from engine.durable.claims import Claims
 from engine.durable.db import create_pool
+from engine.durable.failures import StepRetry, fail_job
+from engine.durable.jobmanager import WorkerJobManager
 from engine.durable.lifecycle import start_due_run
+from engine.durable.outage import wait_for_database
+from engine.durable.periodic import every
 from engine.durable.reaper import run_reaper
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
@@ -28,26 +36,45 @@ JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.worker")
 
 
-def build_app(rt: Runtime, database_url: str) -> procrastinate.App:
+def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
+              stop: asyncio.Event | None = None) -> procrastinate.App:
+    """The procrastinate app of a worker process; with `claims` and `stop`, its job manager rides out
+    database outages and keeps `claims` current (`jobmanager.py`)."""
     # procrastinate's own bookkeeping (fetch/finish a job) commits asynchronously: losing such a commit in a
     # Postgres crash only re-delivers a step, and completion is idempotent. OUR step commits stay synchronous.
     connector = procrastinate.PsycopgConnector(conninfo=database_url,
                                                kwargs={"options": "-c synchronous_commit=off"})
     app = procrastinate.App(connector=connector)
+    claims = claims if claims is not None else Claims()
+    if stop is not None:
+        app.job_manager = WorkerJobManager(app.job_manager, pool=rt.pool, claims=claims, stop=stop,
+                                           give_up=lambda job, exc: fail_job(rt, job, exc))
 
     # a step whose body failed for an infrastructure reason (its node's own errors are outcomes) is
-    # delivered again; completion is idempotent, so a step that did commit is a no-op then
-    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE, pass_context=True,
-              retry=procrastinate.RetryStrategy(max_attempts=20, exponential_wait=1))
+    # delivered again (failures.py: through any outage, a few times otherwise, then its run ends `error`);
+    # completion is idempotent, so a step that did commit is a no-op then
+    @app.task(name=jobs.STEP_TASK, queue=jobs.STEP_QUEUE, pass_context=True, retry=StepRetry())
     async def step(context: procrastinate.JobContext, run_id: str, task_id: str) -> None:
-        async with rt.pool.acquire() as conn:
-            worker_id = await conn.fetchval(JQ["job_worker"], context.job.id)
-        await execute_step(rt, uuid.UUID(run_id), task_id, worker_id=worker_id)
+        worker_id = claims.worker_id
+        if worker_id is None:
+            async with rt.pool.acquire() as conn:
+                worker_id = await conn.fetchval(JQ["job_worker"], context.job.id)
+        try:
+            await execute_step(rt, uuid.UUID(run_id), task_id, worker_id=worker_id, claims=claims)
+        except BaseException as exc:
+            if context.job.id is not None:
+                claims.failures[context.job.id] = exc  # the cause, if the job is given up
+            raise
 
-    @app.task(name=jobs.START_TASK, queue=jobs.STEP_QUEUE)
-    async def start_run(run_id: str) -> None:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            await start_due_run(conn, rt, uuid.UUID(run_id))
+    @app.task(name=jobs.START_TASK, queue=jobs.STEP_QUEUE, pass_context=True, retry=StepRetry())
+    async def start_run(context: procrastinate.JobContext, run_id: str) -> None:
+        try:
+            async with rt.pool.acquire() as conn, conn.transaction():
+                await start_due_run(conn, rt, uuid.UUID(run_id))
+        except BaseException as exc:
+            if context.job.id is not None:
+                claims.failures[context.job.id] = exc
+            raise
 
     @app.task(name=jobs.DELETE_THREAD_TASK, queue=jobs.STEP_QUEUE)
     async def delete_thread(thread_id: str) -> None:
@@ -74,18 +101,25 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
-    """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed)."""
+    """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed). Started
+    while the database is down, it waits for it."""
+    stop = stop or asyncio.Event()
+    if not await wait_for_database(database_url, log, stop):
+        return
     pool = await create_pool(database_url, max_size=concurrency + 4)
     rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
     metrics.watch_pool(pool, "worker")
-    app = build_app(rt, database_url)
-    stop = stop or asyncio.Event()
+    claims = Claims()
+    app = build_app(rt, database_url, claims, stop)
     heartbeat = max(0.5, stalled_after / 4)
     try:
         async with app.open_async():
             reaper = asyncio.create_task(
-                run_reaper(pool, stalled_after=stalled_after, interval=reaper_interval, stop=stop)
+                run_reaper(pool, stalled_after=stalled_after, interval=reaper_interval, stop=stop,
+                           heartbeat=heartbeat)
             )
+            rechecker = asyncio.create_task(
+                every(max(reaper_interval, heartbeat), stop, lambda: claims.recheck(pool), log, "claims re-check"))
             housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop))
             sampler = asyncio.create_task(metrics.run_queue_sampler(
                 pool, (jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE), interval=reaper_interval, stop=stop))
@@ -111,6 +145,7 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
             await reaper
+            await rechecker
             await housekeeping
             await sampler
             stopper.cancel()

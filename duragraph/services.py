@@ -185,9 +185,10 @@ class EmbeddedPostgres:
             return None
         return port
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m <mode>`: `fast` (the default), or `immediate` (as a crash: recovery at next start)."""
         if self._started_here:
-            self._pg_ctl("-w", "-m", "fast", "stop")
+            self._pg_ctl("-w", "-m", mode, "stop")
             self._started_here = False
 
 

@@ -153,6 +153,12 @@ class WorkerJobManager(JobManager):
             else:
                 await self._retrying(lambda: super(WorkerJobManager, self).finish_job(job, status, delete_job),
                                      until_stop=True)
+        except procrastinate.exceptions.ConnectorException as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.RaiseException):
+                raise
+            # no longer `doing` or `todo`: an earlier attempt whose acknowledgement was lost in an outage
+            # did finish it, or the job was cancelled meanwhile; nothing is left to record
+            log.info("job %s had already ended (%s)", job.id, exc.__cause__)
         finally:
             self.claims.failures.pop(job.id, None)
             self.claims.drop(job.id)

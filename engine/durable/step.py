@@ -33,6 +33,7 @@ JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
 T = TypeVar("T")
 CANCEL_POLL_SECONDS = 0.5
+COMPLETIONS = Outage(log, "step completions")  # one line per outage for all the steps completing meanwhile
 
 
 def node_config(kwargs: dict[str, Any], run_id: uuid.UUID, thread_id: uuid.UUID, task_id: str) -> dict[str, Any]:
@@ -216,18 +217,17 @@ async def _complete(
     the retry a no-op. The step's job stays `doing` under this worker meanwhile. Returns (committed
     here, the successor step claimed for `claim_for`)."""
     backoff = Backoff(0.05, 2.0)
-    outage = Outage(log, f"completing step {spec.id}")
     retried = False
     while True:
         try:
             committed, claimed = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint,
                                                       claim_for=claim_for, own_job=own_job, claims=claims)
         except TRANSIENT as exc:
-            outage.failed(exc)
+            COMPLETIONS.failed(exc)
             retried = True
             await asyncio.sleep(backoff.next())
             continue
-        outage.ok()
+        COMPLETIONS.ok()
         if retried and not committed and claim_for is not None:
             # the failed attempt may have committed after all (its acknowledgement lost) and claimed a
             # successor we do not know about: hand such claims back to the queue (at-least-once)

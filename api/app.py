@@ -26,6 +26,7 @@ from litestar.types import ControllerRouterHandler, Serializer
 
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
+from api.retry import retry_transient
 from api.telemetry import (
     MetricsController,
     echo_request_id,
@@ -183,7 +184,8 @@ def create_app(
         },
         # outermost first: every response carries its request id, refused ones are counted too
         middleware=[request_id_middleware(), prometheus_config().middleware,
-                    *([auth_middleware] if auth_middleware is not None else [])],
+                    *([auth_middleware] if auth_middleware is not None else []),
+                    retry_transient],  # innermost: a retried route is one request to everything above
         plugins=[plugin] if (plugin := otel_plugin()) is not None else [],
         before_send=[echo_request_id],
         cors_config=cors_config(settings.cors_origins),

@@ -14,9 +14,13 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import ExceptionHandlersMap
 
 from engine.core.errors import EngineError
+from engine.durable.outage import is_transient
 from engine.errors import ServiceError
 
 log = logging.getLogger("duragraph.api")
+# an internal response header: "this answer is a transient database failure" (api/retry.py runs the
+# route again instead of sending it, and strips the header from the last attempt's answer)
+TRANSIENT_MARK = "x-duragraph-transient"
 
 STATUS_BY_CODE: dict[str, int] = {
     # engine.errors (durable service layer)
@@ -50,6 +54,15 @@ CODE_BY_STATUS: dict[int, str] = {
     429: "too_many_requests", 503: "unavailable",
 }
 
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure worth running the route again for: a database outage or a transaction conflict
+    (engine/durable/outage.py), or a run row that run creation would not wait for (FOR UPDATE NOWAIT,
+    engine/durable/runs.py); a task group's exception group when all it holds is such."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(transient(e) for e in exc.exceptions)
+    return is_transient(exc) or isinstance(exc, asyncpg.LockNotAvailableError)
 
 
 def status_for(code: str) -> int:
@@ -102,8 +115,10 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     # driver errors are the client's fault when the data was bad, the backend's when it is unreachable
     if isinstance(exc, asyncpg.DataError):
         return error_response(422, f"Invalid input: {exc}", "invalid_input")
-    if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError
-                  | asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
+    if transient(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return error_response(503, "Database unavailable, try again", "unavailable", {TRANSIENT_MARK: "1"})
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return error_response(503, "Database unavailable", "unavailable")
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -29,8 +29,20 @@ UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_
 WHERE run_id = $1
 
 -- name: active_runs_for_update
+-- Waits for the rows: only before the thread row is locked (the lock order in engine/durable/runs.py).
 SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')
-ORDER BY created_at FOR UPDATE
+ORDER BY run_id FOR UPDATE
+
+-- name: active_runs
+SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running') ORDER BY run_id
+
+-- name: lock_runs_nowait
+-- Run rows taken while the thread row is already held: never waited for (NOWAIT fails instead, and the
+-- transaction is retried), since a step completion holding one of them waits for the thread.
+SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDATE NOWAIT
+
+-- name: lock_runs
+SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDATE
 
 -- name: next_pending_run
 SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= now()
@@ -49,7 +61,7 @@ ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4
 DELETE FROM runs WHERE run_id = $1 AND thread_id = $2 RETURNING status
 
 -- name: lock_thread
-SELECT thread_id, status, checkpoint_id, metadata FROM threads WHERE thread_id = $1 FOR UPDATE
+SELECT thread_id, status, checkpoint_id, metadata, interrupts FROM threads WHERE thread_id = $1 FOR UPDATE
 
 -- name: insert_thread
 INSERT INTO threads (thread_id, metadata) VALUES ($1, $2) ON CONFLICT (thread_id) DO NOTHING

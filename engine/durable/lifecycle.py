@@ -4,6 +4,11 @@ pure core (checkpoints -> tasks + jobs | interrupt | end), end a run and promote
 Every function here expects an open transaction in which the run's row is locked (FOR UPDATE): that
 lock serializes a run's completions, which is what makes sequence numbers gapless and the barrier run
 exactly once.
+
+Lock order, everywhere (creation, completion, cancel, promotion): run rows (several: in run_id order),
+then their thread's row. Nothing waits for a run row while it holds the thread: promotion takes the
+next queued run with SKIP LOCKED, and run creation reads the active runs without locking them once it
+holds the thread (engine/durable/runs.py).
 """
 
 from __future__ import annotations
@@ -309,6 +314,7 @@ async def settle_thread(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.U
         return
     if ran:
         await conn.execute(Q["settle_thread"], thread_id, thread_status)
+    # the thread is held here: the next run is taken with SKIP LOCKED, never waited for (the lock order)
     nxt = await conn.fetchrow(Q["next_pending_run"], thread_id) if promote else None
     if nxt is not None:
         await start_run(conn, rt, await conn.fetchrow(Q["lock_run"], nxt["run_id"]))

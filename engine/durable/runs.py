@@ -114,10 +114,15 @@ class RunService:
         thread_id = req.thread_id or uuid7()
         if temporary:
             await conn.execute(Q["insert_thread"], thread_id, {"graph_id": graph_id})
-        # Lock order is run rows, then the thread row, everywhere: a step's completion holds its run and
-        # then writes the thread's head. So the active runs are locked BEFORE the thread (a creator waits
-        # for a completion in flight instead of deadlocking with it), and read again once the thread is held.
-        await conn.fetch(Q["active_runs_for_update"], thread_id)
+        # LOCK ORDER (the same in creation, completion, cancel and promotion): a thread's run rows, in
+        # run_id order, THEN the thread row; never wait for a run row while holding its thread. A step's
+        # completion holds its run and then writes the thread (engine/durable/step.py); cancel locks the
+        # runs it ends before settling their threads; promotion, holding the thread, takes the next run
+        # with SKIP LOCKED (lifecycle.settle_thread). Here: the runs this request may have to cancel are
+        # locked (waiting for a completion in flight) before the thread ...
+        locked: set[uuid.UUID] = set()
+        if req.multitask_strategy in ("interrupt", "rollback"):
+            locked = {r["run_id"] for r in await conn.fetch(Q["active_runs_for_update"], thread_id)}
         thread = await conn.fetchrow(Q["lock_thread"], thread_id)
         if thread is None:
             if req.if_not_exists != "create":
@@ -127,12 +132,25 @@ class RunService:
         if req.checkpoint_id is not None:
             if await conn.fetchrow(Q["thread_checkpoint"], thread_id, req.checkpoint_id) is None:
                 raise NotFound(f"Checkpoint {req.checkpoint_id} not found on thread {thread_id}.")
-        active = await conn.fetch(Q["active_runs_for_update"], thread_id)
+        # ... and, with the thread held, the active runs are read again without waiting for any: runs
+        # created while this request waited for the thread are seen (they committed while it was held),
+        # and the ones to cancel are taken with NOWAIT (a busy one fails the transaction, retried whole)
+        active = await conn.fetch(Q["active_runs"], thread_id)
+        resuming = (req.command or {}).get("resume") is not None
+        waiting = thread["status"] == "interrupted" or bool(thread["interrupts"])
+        if resuming and not active and req.checkpoint_id is None and not waiting:
+            # the interrupt this answers was answered already (two people resuming one approval: the
+            # first one's run may even have finished by now): exactly one resume applies
+            raise Conflict(f"Thread {thread_id} is not waiting at an interrupt (status: {thread['status']}): "
+                           "nothing to resume; it may have been answered already.")
         if active:
             if req.multitask_strategy == "reject":
                 raise Conflict("Thread is already running a task. Wait for it to finish or choose a different "
                                "multitask strategy.")
             if req.multitask_strategy in ("interrupt", "rollback"):
+                newcomers = [a["run_id"] for a in active if a["run_id"] not in locked]
+                if newcomers:
+                    await conn.fetch(Q["lock_runs_nowait"], newcomers)
                 for a in active:
                     await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
                 active = []
@@ -228,7 +246,9 @@ class RunService:
         for rid in run_ids:
             await self._row(rid, thread_id)
         async with self.rt.pool.acquire() as conn, conn.transaction():
-            for rid in run_ids:
+            # the lock order (see create_in): every run to cancel, in run_id order, before any thread
+            await conn.fetch(Q["lock_runs"], list(run_ids))
+            for rid in sorted(run_ids):
                 await self._cancel_locked(conn, rid, action)
 
     async def active_run_ids(self, *, thread_id: uuid.UUID | None, status: str) -> builtins.list[uuid.UUID]:

@@ -3,7 +3,7 @@
 Many threads wait at an interrupt; each gets several resumes at the same moment through the SDK, on a
 real server with workers completing steps meanwhile. Exactly one resume per interrupt applies (the node
 after the interrupt commits once); with `reject` the others are 409, with `enqueue` they queue and
-find nothing left to answer; never a 5xx (deadlocks and other transient failures are retried inside).
+find nothing left to answer (or are 409 if the winner's run has already ended); never a 5xx (deadlocks and other transient failures are retried inside).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ async def test_concurrent_resumes_reject(database_url: str) -> None:
 
 async def test_concurrent_resumes_enqueue(database_url: str) -> None:
     codes, states, published = await _race(database_url, "enqueue", 12)
-    assert all(per == [200] * RESUMES for per in codes), codes
+    # queued behind the winner (200), or, arriving once the winner's run ended, nothing left to answer (409)
+    assert all(set(per) <= {200, 409} and 200 in per for per in codes), codes
     assert published == ["1"] * 12
     assert all(s["values"]["trail"] == ["plan", "review", "published"] for s in states)

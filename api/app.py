@@ -57,7 +57,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 def default_routers() -> list[ControllerRouterHandler]:
     """Every router of the API. New routers (runs, state, streams) are added here."""
     from api import assistants as assistants_api
-    from api import crons, runs, state, store, stream, system, threads
+    from api import crons, dashboard, runs, state, store, stream, system, threads
 
     return [
         system.router,
@@ -68,6 +68,7 @@ def default_routers() -> list[ControllerRouterHandler]:
         store.router,
         crons.router,
         stream.router,
+        dashboard.router,
     ]
 
 

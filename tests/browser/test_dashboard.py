@@ -1,0 +1,215 @@
+"""The dashboard at /ui in headless Chromium against a real stack: a run streamed live to completion (and
+resumed after a reload), an interrupt answered from the inbox, a fork from an edited earlier checkpoint,
+a cancel, a failed run's error, the API key asked once. Every test also checks the browser console stays
+free of errors. Two of them save the README's screenshots under docs/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from api.auth import Security
+from tests.browser.ui_graphs import GRAPHS
+from tests.integration.api_support import Stack, live_stack
+from tests.support import eventually
+
+pytestmark = pytest.mark.browser
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+class Dashboard:
+    """One browser page on the stack's /ui, recording console errors and uncaught exceptions."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    async def open(self, route: str) -> Page:
+        await self.page.goto(f"{self.base}/ui#{route}")
+        return self.page
+
+    def no_console_errors(self) -> None:
+        assert self.errors == []
+
+
+@asynccontextmanager
+async def dashboard(browser: Browser, stack: Stack) -> AsyncIterator[Dashboard]:
+    context = await browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        d = Dashboard(await context.new_page(), stack.url)
+        yield d
+        d.no_console_errors()
+    finally:
+        await context.close()
+
+
+async def start_run(http: httpx.AsyncClient, graph: str, body: dict[str, Any]) -> tuple[str, str]:
+    tid = (await http.post("/threads", json={})).json()["thread_id"]
+    run = (await http.post(f"/threads/{tid}/runs", json={"assistant_id": graph, **body})).json()
+    return tid, run["run_id"]
+
+
+async def run_status(http: httpx.AsyncClient, tid: str, rid: str) -> str:
+    status: str = (await http.get(f"/threads/{tid}/runs/{rid}")).json()["status"]
+    return status
+
+
+def node(page: Page, name: str) -> Any:
+    return page.locator(f'#run-graph g.node[data-node="{name}"]')
+
+
+async def test_run_streams_live_to_completion_and_resumes_after_reload(
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, dashboard(browser, stack) as d:
+        page = await d.open("/assistants")
+        card = page.locator('section.assistant[data-graph-id="steps"]')
+        await card.locator("textarea.run-input").fill('{"topic": "durability", "delay": 0.7}')
+        await card.get_by_role("button", name="Start run").click()
+        await expect(page.locator("#run-head h1")).to_contain_text("Run ")
+        # live: the graph lights the running node while it runs, and the log grows as it goes
+        await expect(node(page, "research")).to_have_class(re.compile(r"\bcurrent\b"))
+        await expect(node(page, "outline")).to_have_class(re.compile(r"\bcurrent\b"))
+        await expect(node(page, "research")).to_have_class(re.compile(r"\bdone\b"))
+        DOCS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(DOCS / "dashboard-run.png"), full_page=True)
+        await expect(page.locator("#run-status")).to_have_text("running")
+        # a reload mid-run shows what was seen and resumes after the last id
+        await page.reload()
+        await expect(page.locator("#run-status")).to_have_text("success", timeout=20_000)
+        await expect(page.locator("#stream-state")).to_have_text("(ended)")
+        log = page.locator("#event-log li")
+        ids = [s for s in await log.locator(".id").all_inner_texts() if s]
+        seqs = [int(i.split(":")[0]) for i in ids]
+        assert seqs == sorted(seqs) and len(ids) == len(set(ids)), ids  # no duplicates, in order
+        assert set(range(1, max(seqs) + 1)) <= set(seqs)  # and no gaps: every event of the run
+        await expect(page.locator("#event-log")).to_contain_text("task write done")
+        rows = page.locator("#tasks tbody tr")
+        await expect(rows).to_have_count(3)
+        await expect(page.locator('#tasks tr[data-status="success"]')).to_have_count(3)
+        await expect(page.locator('#tasks tr[data-task="write"] .attempts')).to_have_text("1")
+        await expect(node(page, "write")).to_have_class(re.compile(r"\bdone\b"))
+        assert await page.locator("#cancel-run").count() == 0
+
+
+async def test_interrupted_thread_answered_from_the_inbox(
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
+            httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
+        tid, _ = await start_run(http, "approval", {"input": {"draft": "release notes"}})
+        await eventually(lambda: _thread_status(http, tid, "interrupted"), what="thread waits for a human")
+        page = await d.open("/")
+        inbox = page.locator("#inbox")
+        await expect(inbox).to_contain_text("1 interrupt")
+        await inbox.locator(f'a[href="#/threads/{tid}"]').click()
+        box = page.locator("#interrupts")
+        await expect(box).to_contain_text("Publish this draft?")
+        await expect(page.locator("#state .chat")).to_contain_text("Draft about release notes")
+        DOCS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(DOCS / "dashboard-interrupt.png"), full_page=True)
+        await box.locator("textarea.answer").fill("yes, ship it")
+        await box.get_by_role("button", name="Answer and resume").click()
+        await expect(page.locator("#run-status")).to_have_text("success", timeout=20_000)
+        await expect(node(page, "publish")).to_have_class(re.compile(r"\bdone\b"))
+        await page.locator("#run-head a.mono").first.click()  # back to the thread
+        await expect(page.locator("#thread-status")).to_have_text("idle")
+        await expect(page.locator("#interrupts")).to_have_count(0)
+        await expect(page.locator("#state .chat")).to_contain_text("yes, ship it")
+        state = (await http.get(f"/threads/{tid}/state")).json()
+        assert state["values"]["published"] == "DRAFT ABOUT RELEASE NOTES"
+
+
+async def _thread_status(http: httpx.AsyncClient, tid: str, status: str) -> bool:
+    return bool((await http.get(f"/threads/{tid}")).json()["status"] == status)
+
+
+async def test_fork_from_an_earlier_checkpoint_with_edited_state(
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
+            httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
+        tid, _ = await start_run(http, "steps", {"input": {"topic": "cats"}})
+        await eventually(lambda: _thread_status(http, tid, "idle"), what="first run done")
+        page = await d.open(f"/threads/{tid}")
+        # the checkpoint after `research`, whose next step is `outline`
+        await page.locator('#timeline li[data-step="1"]').click()
+        editor = page.locator("#state-editor")
+        text = await editor.input_value()
+        assert '"topic": "cats"' in text
+        await editor.fill(text.replace('"topic": "cats"', '"topic": "dogs"'))
+        await page.locator("#save-state").click()
+        await expect(page.locator("#saved-checkpoint")).to_contain_text("changed: topic")
+        await page.locator("#fork-run").click()
+        await expect(page.locator("#run-status")).to_have_text("success", timeout=20_000)
+        await expect(page.locator('#tasks tr[data-task="outline"]')).to_contain_text("outline done on dogs")
+        values = (await http.get(f"/threads/{tid}/state")).json()["values"]
+        assert values["topic"] == "dogs"
+        assert values["trail"] == ["research", "outline", "write"]  # the fork replaced the first run's ending
+        assert [m["content"] for m in values["messages"]][-2:] == ["outline done on dogs", "write done on dogs"]
+
+
+async def test_cancel_a_running_run(browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
+            httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
+        tid, rid = await start_run(http, "job", {"input": {"seconds": 120}})
+        page = await d.open(f"/runs/{tid}/{rid}")
+        await expect(node(page, "work")).to_have_class(re.compile(r"\bcurrent\b"))
+        await expect(page.locator("#run-status")).to_have_text("running")
+        await page.locator("#cancel-run").click()
+        await expect(page.locator("#run-status")).not_to_have_text(re.compile("running|pending"), timeout=20_000)
+        status = await run_status(http, tid, rid)
+        assert status == "interrupted", status
+        await expect(page.locator("#run-status")).to_have_text(status)
+        await expect(page.locator("#cancel-run")).to_have_count(0)
+
+
+async def test_failed_run_shows_its_error(browser: Browser, database_url: str, nats_url: str,
+                                         nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
+            httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
+        tid, rid = await start_run(http, "job", {"input": {"fail": True}})
+        await eventually(lambda: _run_is(http, tid, rid, "error"), what="run failed")
+        page = await d.open("/")
+        failed = page.locator("#failed")
+        await expect(failed).to_contain_text("the payment service refused the card")
+        await failed.locator(f'a[href="#/runs/{tid}/{rid}"]').click()
+        await expect(page.locator("#run-status")).to_have_text("error")
+        await expect(page.locator(".run-error")).to_contain_text("ValueError")
+        await expect(page.locator(".run-error")).to_contain_text("the payment service refused the card")
+        await expect(page.locator('#tasks tr[data-task="work"] .task-error')).to_contain_text("refused the card")
+        await expect(page.locator("#event-log li.error")).to_contain_text("refused the card")
+
+
+async def _run_is(http: httpx.AsyncClient, tid: str, rid: str, status: str) -> bool:
+    return await run_status(http, tid, rid) == status
+
+
+async def test_api_key_entered_once_is_sent_on_every_call(
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    security = Security(api_keys=frozenset({"s3cret"}))
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS, app_kw={"security": security}) as stack, \
+            httpx.AsyncClient(base_url=stack.url, headers={"x-api-key": "s3cret"}) as http, \
+            dashboard(browser, stack) as d:
+        assert (await httpx.AsyncClient(base_url=stack.url).get("/ui/api/overview")).status_code == 401
+        tid, rid = await start_run(http, "steps", {"input": {"topic": "keys"}})
+        await eventually(lambda: _run_is(http, tid, rid, "success"), what="run done")
+        page = await d.open("/threads")
+        dialog = page.locator("#login")
+        await expect(dialog).to_be_visible()
+        await dialog.locator('input[name="value"]').fill("s3cret")
+        await dialog.get_by_role("button", name="Save").click()
+        await expect(page.locator("#threads-table")).to_contain_text(tid[:8])
+        await page.locator(f'#threads-table a[href="#/threads/{tid}"]').click()
+        await expect(page.locator("#state .chat")).to_contain_text("write done on keys")
+        await page.goto(f"{stack.url}/ui#/runs/{tid}/{rid}")  # a new page load: the key is remembered
+        await expect(page.locator("#stream-state")).to_have_text("(ended)")
+        await expect(page.locator("#event-log")).to_contain_text("task write done")
+        await expect(dialog).to_be_hidden()

@@ -1,10 +1,11 @@
 """The dashboard at /ui in headless Chromium against a real stack: a run streamed live to completion (and
 resumed after a reload), an interrupt answered from the inbox, a fork from an edited earlier checkpoint,
 a cancel, a failed run's error, the API key asked once. Every test also checks the browser console stays
-free of errors. Two of them save the README's screenshots under docs/."""
+free of errors. Two of them take the README's screenshots (`DURAGRAPH_SCREENSHOTS=docs` saves them there)."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,18 @@ from tests.integration.api_support import Stack, live_stack
 from tests.support import eventually
 
 pytestmark = pytest.mark.browser
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: the README's are refreshed with `DURAGRAPH_SCREENSHOTS=docs pytest tests/browser`
+    (a path relative to the repository), otherwise a temporary directory (the tests take them either way)."""
+    target = os.environ.get("DURAGRAPH_SCREENSHOTS")
+    if not target:
+        return tmp_path
+    path = Path(target) if Path(target).is_absolute() else Path(__file__).resolve().parents[2] / target
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class Dashboard:
@@ -69,7 +81,7 @@ def node(page: Page, name: str) -> Any:
 
 
 async def test_run_streams_live_to_completion_and_resumes_after_reload(
-        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str, shots: Path) -> None:
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, dashboard(browser, stack) as d:
         page = await d.open("/assistants")
         card = page.locator('section.assistant[data-graph-id="steps"]')
@@ -80,8 +92,7 @@ async def test_run_streams_live_to_completion_and_resumes_after_reload(
         await expect(node(page, "research")).to_have_class(re.compile(r"\bcurrent\b"))
         await expect(node(page, "outline")).to_have_class(re.compile(r"\bcurrent\b"))
         await expect(node(page, "research")).to_have_class(re.compile(r"\bdone\b"))
-        DOCS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(DOCS / "dashboard-run.png"), full_page=True)
+        await page.screenshot(path=str(shots / "dashboard-run.png"), full_page=True)
         await expect(page.locator("#run-status")).to_have_text("running")
         # a reload mid-run shows what was seen and resumes after the last id
         await page.reload()
@@ -102,7 +113,7 @@ async def test_run_streams_live_to_completion_and_resumes_after_reload(
 
 
 async def test_interrupted_thread_answered_from_the_inbox(
-        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str, shots: Path) -> None:
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
             httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
         tid, _ = await start_run(http, "approval", {"input": {"draft": "release notes"}})
@@ -114,8 +125,7 @@ async def test_interrupted_thread_answered_from_the_inbox(
         box = page.locator("#interrupts")
         await expect(box).to_contain_text("Publish this draft?")
         await expect(page.locator("#state .chat")).to_contain_text("Draft about release notes")
-        DOCS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(DOCS / "dashboard-interrupt.png"), full_page=True)
+        await page.screenshot(path=str(shots / "dashboard-interrupt.png"), full_page=True)
         await box.locator("textarea.answer").fill("yes, ship it")
         await box.get_by_role("button", name="Answer and resume").click()
         await expect(page.locator("#run-status")).to_have_text("success", timeout=20_000)

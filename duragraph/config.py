@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from duragraph.errors import CliError
 from engine.core.compiled import CompiledGraph, as_compiled, from_factory
 from engine.core.errors import InvalidGraphError
 
@@ -29,7 +30,7 @@ _WARNED: set[tuple[Path, tuple[str, ...]]] = set()  # one warning per file and p
 KNOWN_KEYS = {"graphs", "env", "dependencies", "python_version", "auth", "http", "$schema"}
 
 
-class ConfigError(Exception):
+class ConfigError(CliError):
     """The config file, or a graph it names, cannot be loaded."""
 
 

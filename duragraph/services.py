@@ -9,6 +9,7 @@ its state. Works as root: PostgreSQL refuses to run as root, so it then runs as 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_OS_USER = "duragraph_pg"
+log = logging.getLogger("duragraph.services")
 
 
 class ServiceError(RuntimeError):
@@ -57,11 +59,17 @@ def _pg_bin() -> Path:
 
 
 def _ensure_traversable(path: Path) -> None:
-    """Let other users reach `path`: o+x on every ancestor directory."""
+    """Let the PostgreSQL OS user reach `path`: o+x (traverse, not list or read) on the directories on the
+    way that lack it. Never silent: each directory changed is named in a warning."""
+    widened = []
     for parent in [path, *path.parents]:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
             parent.chmod(mode | stat.S_IXOTH)
+            widened.append(str(parent))
+    if widened:
+        log.warning("running as root: PostgreSQL runs as the OS user %s, so other users may now traverse "
+                    "(o+x, not list or read) %s", PG_OS_USER, ", ".join(widened))
 
 
 def _run(cmd: list[str], run_as: str | None, timeout: float) -> subprocess.CompletedProcess[bytes]:

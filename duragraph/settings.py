@@ -23,6 +23,8 @@ class Settings:
     stalled_after_seconds: float = 15.0
     reaper_interval_seconds: float = 2.0
     outbox_retention_seconds: float = 3600.0
+    # on Ctrl-C / SIGTERM a worker lets the steps it runs finish (and commit) for up to this long
+    shutdown_grace_seconds: float = 30.0
     data_dir: Path = Path(".duragraph")
     # access: without an "auth" handler in the config, these keys (any one) are required in `x-api-key`
     api_keys: tuple[str, ...] = ()
@@ -51,6 +53,7 @@ class Settings:
             stalled_after_seconds=float(env.get("DURAGRAPH_STALLED_AFTER", str(d.stalled_after_seconds))),
             reaper_interval_seconds=float(env.get("DURAGRAPH_REAPER_INTERVAL", str(d.reaper_interval_seconds))),
             outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
+            shutdown_grace_seconds=float(env.get("DURAGRAPH_SHUTDOWN_GRACE", str(d.shutdown_grace_seconds))),
             data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
             api_keys=_csv(env.get("DURAGRAPH_API_KEYS", "")),
             cors_origins=_csv(env.get("DURAGRAPH_CORS_ORIGINS", "")),

@@ -98,11 +98,14 @@ async def run_worker(
     concurrency: int = 10,
     stalled_after: float = 15.0,
     reaper_interval: float = 2.0,
+    shutdown_grace: float = 30.0,
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
     """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed). Started
-    while the database is down, it waits for it."""
+    while the database is down, it waits for it. On stop, steps in flight get `shutdown_grace` seconds to
+    finish and commit; those still running after it are abandoned and re-run by another worker (their
+    committed steps are kept)."""
     stop = stop or asyncio.Event()
     if not await wait_for_database(database_url, log, stop):
         return
@@ -132,7 +135,7 @@ async def run_worker(
                     update_heartbeat_interval=heartbeat,
                     stalled_worker_timeout=stalled_after,
                     delete_jobs="successful",
-                    shutdown_graceful_timeout=5,
+                    shutdown_graceful_timeout=shutdown_grace,
                     fetch_job_polling_interval=1.0,
                     abort_job_polling_interval=0.5,
                 )

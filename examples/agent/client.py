@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 try:
+    import httpx
     from langgraph_sdk import get_client
 except ImportError:
     sys.exit("duragraph: error: this client needs langgraph-sdk: pip install -e '.[examples]'")
@@ -63,4 +64,13 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="http://127.0.0.1:8123")
     parser.add_argument("--answer", default="yes", help="the answer to the agent's approval question")
     parser.add_argument("--message", default="Plan me a trip to Lisbon, and book it if the weather is good.")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    args = parser.parse_args()
+    try:
+        sys.exit(asyncio.run(main(args)))
+    except httpx.TransportError as exc:
+        sys.exit(f"duragraph: error: cannot reach {args.url} ({exc}); is `duragraph dev` running?")
+    except httpx.HTTPStatusError as exc:
+        detail = exc.response.json().get("detail") if "json" in exc.response.headers.get("content-type", "") else ""
+        sys.exit(f"duragraph: error: {exc.request.method} {exc.request.url.path}: {exc.response.status_code} "
+                 f"{detail or exc.response.reason_phrase}")
+

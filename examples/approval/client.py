@@ -17,9 +17,12 @@ import asyncio
 import sys
 from typing import Any
 
-import httpx
-from langgraph_sdk import get_client
-from langgraph_sdk.schema import Command
+try:
+    import httpx
+    from langgraph_sdk import get_client
+    from langgraph_sdk.schema import Command
+except ImportError:
+    sys.exit("duragraph: error: this client needs langgraph-sdk: pip install -e '.[examples]'")
 
 GRAPH = "approval"
 
@@ -88,4 +91,8 @@ if __name__ == "__main__":
     try:
         sys.exit(asyncio.run(main(args)))
     except httpx.TransportError as exc:
-        sys.exit(f"cannot reach {args.url} ({exc}); is `duragraph dev` running?")
+        sys.exit(f"duragraph: error: cannot reach {args.url} ({exc}); is `duragraph dev` running?")
+    except httpx.HTTPStatusError as exc:
+        detail = exc.response.json().get("detail") if "json" in exc.response.headers.get("content-type", "") else ""
+        sys.exit(f"duragraph: error: {exc.request.method} {exc.request.url.path}: {exc.response.status_code} "
+                 f"{detail or exc.response.reason_phrase}")

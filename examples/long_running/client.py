@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-from langgraph_sdk import get_client
+try:
+    import httpx
+    from langgraph_sdk import get_client
+except ImportError:
+    sys.exit("duragraph: error: this client needs langgraph-sdk: pip install -e '.[examples]'")
 
 GRAPH = "long_running"
 DEFAULT_LEDGER = Path(tempfile.gettempdir()) / "duragraph-long-running"  # as in graph.py
@@ -97,4 +100,8 @@ if __name__ == "__main__":
     try:
         sys.exit(asyncio.run(main(args)))
     except httpx.TransportError as exc:
-        sys.exit(f"cannot reach {args.url} ({exc}); is `duragraph dev` running?")
+        sys.exit(f"duragraph: error: cannot reach {args.url} ({exc}); is `duragraph dev` running?")
+    except httpx.HTTPStatusError as exc:
+        detail = exc.response.json().get("detail") if "json" in exc.response.headers.get("content-type", "") else ""
+        sys.exit(f"duragraph: error: {exc.request.method} {exc.request.url.path}: {exc.response.status_code} "
+                 f"{detail or exc.response.reason_phrase}")

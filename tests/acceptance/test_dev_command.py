@@ -56,15 +56,16 @@ def processes_using(data_dir: Path) -> list[tuple[int, str]]:
 class Dev:
     """One `duragraph dev` process; output in a file."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, config: Path = CONFIG, *args: str, cwd: Path = REPO) -> None:
         self.data_dir = data_dir
         self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "duragraph.cli", "dev", "--config", str(CONFIG), "--port", str(self.port)],
-                env=dev_env(data_dir), cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "duragraph.cli", "dev", "--config", str(config), "--port", str(self.port),
+                 *args],
+                env=dev_env(data_dir), cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
     def output(self) -> str:

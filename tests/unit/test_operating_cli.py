@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from api.app import cors_config
-from duragraph.cli import dev_host, main
+from duragraph.cli import main
+from duragraph.dev import dev_host
 from duragraph.settings import Settings
 
 

@@ -160,10 +160,12 @@ def create_app(
             async with pool.acquire() as conn:
                 await assistants.ensure_system_assistants(conn, graph_ids)
             async with AsyncExitStack() as stack:
+                from api.housekeeping import timeout_lifespan
                 from api.live import live_lifespan
                 from api.runs import engine_lifespan
 
                 await stack.enter_async_context(engine_lifespan(app))
+                await stack.enter_async_context(timeout_lifespan(app))
                 await stack.enter_async_context(live_lifespan(app))
                 for extra in lifespans:
                     await stack.enter_async_context(extra(app))

@@ -112,7 +112,7 @@ async def create_thread(
             for values, as_node in updates:
                 await state.thread_state.update(tid, values, as_node=as_node, graph_id=graph_id)
         except Exception:
-            await threads.delete(conn, tid)  # all or nothing: no half-populated thread is left behind
+            await threads.delete(conn, tid, rt=state.runtime)  # all or nothing: no half-populated thread is left
             raise
         thread = await threads.get(conn, tid)
     return _view(thread, set())
@@ -153,11 +153,11 @@ async def count_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadCount 
 
 
 @post("/threads/prune", status_code=200)
-async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep, state: State) -> dict[str, Any]:
     ids = [parse_uuid(i) for i in data.thread_ids]
     scope = await authz("threads", "delete", {"thread_ids": ids, "strategy": data.strategy})
     ids = await access.threads_in_scope(conn, ids, scope)
-    return {"pruned_count": await threads.prune(conn, ids, strategy=data.strategy)}
+    return {"pruned_count": await threads.prune(conn, ids, rt=state.runtime, strategy=data.strategy)}
 
 
 @get("/threads/{thread_id:str}")
@@ -183,9 +183,9 @@ async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], c
 
 
 @delete("/threads/{thread_id:str}", status_code=204)
-async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> None:
+async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep, state: State) -> None:
     tid = parse_uuid(thread_id)
-    await threads.delete(conn, tid, scope=await authz("threads", "delete", {"thread_id": tid}))
+    await threads.delete(conn, tid, rt=state.runtime, scope=await authz("threads", "delete", {"thread_id": tid}))
 
 
 @post("/threads/{thread_id:str}/copy", status_code=200)

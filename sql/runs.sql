@@ -21,7 +21,7 @@ RETURNING run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, c
           multitask_strategy, temporary, webhook, cancel_requested, created_at
 
 -- name: mark_running
-UPDATE runs SET status = 'running', checkpoint_id = $2, updated_at = now() WHERE run_id = $1
+UPDATE runs SET status = 'running', checkpoint_id = $2, started_at = now(), updated_at = now() WHERE run_id = $1
 
 -- name: end_run
 UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_at = now(),

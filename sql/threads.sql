@@ -22,8 +22,24 @@ SET metadata = metadata || $2::jsonb, ttl = coalesce($3::jsonb, ttl), updated_at
 WHERE thread_id = $1 AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)  -- $4: the caller's access scope
 RETURNING thread_id
 
--- name: delete
-DELETE FROM threads WHERE thread_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb) RETURNING thread_id
+-- name: lock_runs_of_threads
+-- Deleting threads, first step: every run of them (the cascade deletes them all), in a stable order.
+SELECT run_id FROM runs WHERE thread_id = ANY($1::uuid[]) ORDER BY created_at, run_id FOR UPDATE
+
+-- name: lock_threads
+SELECT thread_id FROM threads
+WHERE thread_id = ANY($1::uuid[]) AND ($2::jsonb IS NULL OR metadata @> $2::jsonb)  -- $2: the caller's access scope
+ORDER BY thread_id FOR UPDATE
+
+-- name: active_runs_of_threads
+-- `lock_run`'s columns, for the active runs of threads about to be deleted.
+SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
+       multitask_strategy, temporary, webhook, cancel_requested, created_at
+FROM runs WHERE thread_id = ANY($1::uuid[]) AND status IN ('pending', 'running')
+ORDER BY created_at, run_id FOR UPDATE
+
+-- name: delete_locked
+DELETE FROM threads WHERE thread_id = ANY($1::uuid[])
 
 -- name: search
 -- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order,
@@ -91,9 +107,6 @@ WITH m AS MATERIALIZED (
 UPDATE threads
 SET checkpoint_id = (SELECT m.new FROM m JOIN threads s ON s.checkpoint_id = m.old WHERE s.thread_id = $1::uuid)
 WHERE thread_id = $2::uuid
-
--- name: prune_delete
-DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) RETURNING thread_id
 
 -- name: prune_keep_latest
 -- keep each thread's head (root namespace) and the newest checkpoint of every other namespace

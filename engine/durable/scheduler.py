@@ -1,4 +1,5 @@
-"""Housekeeping every worker runs: fire due crons, purge expired store items and threads.
+"""Housekeeping every worker runs: fire due crons, end runs past the run timeout, purge expired store
+items and threads.
 
 Crons fire exactly once per due time with any number of workers: `crons.claim_due` locks due rows with
 SKIP LOCKED and advances them in the same transaction that creates their runs. After downtime, the
@@ -19,6 +20,7 @@ import asyncpg
 from engine.durable import crons, kv, threads
 from engine.durable.periodic import every
 from engine.durable.runs import RunRequest, RunService
+from engine.durable.timeouts import end_timed_out_runs
 from engine.errors import ServiceError
 
 log = logging.getLogger("duragraph.scheduler")
@@ -64,13 +66,15 @@ async def fire_due(pool: asyncpg.Pool, runs: RunService, now: dt.datetime | None
 
 
 async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asyncio.Event,
-                           interval: float = 1.0, sweep_every: float = 60.0) -> None:
+                           interval: float = 1.0, sweep_every: float = 60.0, run_timeout: float | None = None) -> None:
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
 
     async def one_pass() -> None:
         nonlocal next_sweep
         await fire_due(pool, runs)
+        if run_timeout is not None:
+            await end_timed_out_runs(runs.rt, run_timeout)
         if loop.time() >= next_sweep:
             next_sweep = loop.time() + sweep_every
             await kv.purge_expired(pool)

@@ -14,7 +14,9 @@ from uuid import UUID
 import asyncpg
 
 import sql
+from engine.durable import lifecycle
 from engine.durable.ids import uuid7
+from engine.durable.runtime import Runtime
 from engine.errors import Conflict, InvalidInput, NotFound
 
 Q = sql.queries("threads.sql")
@@ -25,6 +27,7 @@ SELECT_FIELDS = ("thread_id", "created_at", "updated_at", "state_updated_at", "m
                  "status", "values", "interrupts", "error", "ttl")
 TTL_STRATEGIES = ("delete",)
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60  # a century: beyond that a TTL means "never"
+DELETE_ATTEMPTS = 5
 
 
 def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
@@ -98,10 +101,36 @@ async def update(
     return await get(conn, thread_id)
 
 
-async def delete(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None) -> None:
-    """Delete the thread with its runs, checkpoints and crons (foreign keys cascade)."""
-    if await conn.fetchval(Q["delete"], thread_id, _scope(scope)) is None:
+async def delete(conn: asyncpg.Connection, thread_id: UUID, *, rt: Runtime,
+                 scope: Mapping[str, Any] | None = None) -> None:
+    """Delete the thread with its runs, checkpoints and crons (foreign keys cascade), its active runs
+    cancelled first (see `_delete_threads`)."""
+    if not await _delete_threads(conn, rt, [thread_id], scope):
         raise NotFound(f"Thread with ID {thread_id} not found")
+
+
+async def _delete_threads(conn: asyncpg.Connection, rt: Runtime, thread_ids: Sequence[UUID],
+                          scope: Mapping[str, Any] | None = None) -> list[UUID]:
+    """Delete threads (those in `scope`); returns the ids deleted. Their active runs end `interrupted` first,
+    as a cancel ends them: queued steps are dropped, running ones aborted (a step claimed by a worker stops
+    when it sees its run ended), an `end` event tells their streams. Locks are taken in the one order used
+    everywhere (a step's commit locks its run, then writes its thread): the threads' runs, then the threads.
+    A run created meanwhile can still deadlock with its own first commit: that transaction is tried again."""
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        try:
+            async with conn.transaction():
+                await conn.fetch(Q["lock_runs_of_threads"], list(thread_ids))
+                deleted = [r["thread_id"] for r in await conn.fetch(Q["lock_threads"], list(thread_ids),
+                                                                     _scope(scope))]
+                for row in await conn.fetch(Q["active_runs_of_threads"], deleted):
+                    await lifecycle.end_run(conn, rt, row, "interrupted", thread_status="interrupted",
+                                            cancel_action="interrupt", settle=False)
+                await conn.execute(Q["delete_locked"], deleted)
+                return deleted
+        except asyncpg.DeadlockDetectedError:
+            if attempt == DELETE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def search(
@@ -160,12 +189,13 @@ async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str,
     return await get(conn, new_id)
 
 
-async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, strategy: str = "delete") -> int:
-    """`delete` removes the threads; `keep_latest` keeps only their latest checkpoint. Returns how many
-    of the given threads existed."""
+async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, rt: Runtime,
+                strategy: str = "delete") -> int:
+    """`delete` removes the threads (their active runs cancelled first, as `delete` does); `keep_latest`
+    keeps only their latest checkpoint. Returns how many of the given threads existed."""
     ids = list(dict.fromkeys(thread_ids))
     if strategy == "delete":
-        return len(await conn.fetch(Q["prune_delete"], ids))
+        return len(await _delete_threads(conn, rt, ids))
     if strategy == "keep_latest":
         async with conn.transaction():
             existing = await conn.fetch(Q["existing"], ids)

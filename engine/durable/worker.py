@@ -80,7 +80,7 @@ def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
     async def delete_thread(thread_id: str) -> None:
         async with rt.pool.acquire() as conn:
             with contextlib.suppress(NotFound):
-                await threads.delete(conn, uuid.UUID(thread_id))
+                await threads.delete(conn, uuid.UUID(thread_id), rt=rt)
 
     @app.task(name=jobs.WEBHOOK_TASK, queue=jobs.WEBHOOK_QUEUE, retry=procrastinate.RetryStrategy(
         max_attempts=5, exponential_wait=2))
@@ -99,6 +99,7 @@ async def run_worker(
     stalled_after: float = 15.0,
     reaper_interval: float = 2.0,
     shutdown_grace: float = 30.0,
+    run_timeout: float | None = None,
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
@@ -123,7 +124,8 @@ async def run_worker(
             )
             rechecker = asyncio.create_task(
                 every(max(reaper_interval, heartbeat), stop, lambda: claims.recheck(pool), log, "claims re-check"))
-            housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop))
+            housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop,
+                                                                run_timeout=run_timeout))
             sampler = asyncio.create_task(metrics.run_queue_sampler(
                 pool, (jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE), interval=reaper_interval, stop=stop))
             worker = asyncio.create_task(

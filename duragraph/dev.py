@@ -80,7 +80,7 @@ def check_port(host: str, port: int) -> None:
 
 def banner(settings: Settings, data_dir: Path, graphs: dict[str, object], reload: bool) -> str:
     base = f"http://{settings.host}:{settings.port}"
-    return (f"DuraGraph is running\n  API:   {base}\n  Docs:  {base}/docs\n  Data:  {data_dir}\n"
+    return (f"DuraGraph is running\n  API:   {base}\n  UI:    {base}/ui\n  Docs:  {base}/docs\n  Data:  {data_dir}\n"
             f"  Database: {settings.database_url}\n  NATS:  {settings.nats_url}\n"
             f"  Graphs: {', '.join(sorted(graphs))}\n"
             f"  Reload: {'on (edit a graph file to reload it)' if reload else 'off'}\n"

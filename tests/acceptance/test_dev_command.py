@@ -133,10 +133,12 @@ def test_dev_serves_stops_cleanly_and_keeps_an_interrupted_run_across_restarts(d
         dev.wait_ready()
         banner = dev.output()
         assert f"API:   {dev.url}" in banner
+        assert f"UI:    {dev.url}/ui" in banner
         assert f"Docs:  {dev.url}/docs" in banner
         assert f"Data:  {data_dir.resolve()}" in banner
         assert "Graphs: approval, long_running, research" in banner
         assert httpx.get(f"{dev.url}/docs", timeout=10).status_code == 200
+        assert "<title>DuraGraph</title>" in httpx.get(f"{dev.url}/ui", timeout=10).text
         servers = " | ".join(cmd for _, cmd in processes_using(data_dir))
         assert "nats-server" in servers and "postgres" in servers, servers  # what must be gone after Ctrl-C
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from api.auth import Security
+from api.auth import CustomAuth, Security
+from duragraph.config import load_auth, load_graphs, read_config
 from tests.browser.ui_graphs import GRAPHS
 from tests.integration.api_support import Stack, live_stack
 from tests.support import eventually
@@ -146,9 +147,14 @@ async def test_fork_from_an_earlier_checkpoint_with_edited_state(
         browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
             httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
-        tid, _ = await start_run(http, "steps", {"input": {"topic": "cats"}})
-        await eventually(lambda: _thread_status(http, tid, "idle"), what="first run done")
+        tid = (await http.post("/threads", json={})).json()["thread_id"]
         page = await d.open(f"/threads/{tid}")
+        await expect(page.locator("#runs h2")).to_have_text("Runs (0)")
+        # the thread page follows the thread live: a run started elsewhere shows up and ends on screen
+        await http.post(f"/threads/{tid}/runs", json={"assistant_id": "steps", "input": {"topic": "cats"}})
+        await expect(page.locator("#state .chat")).to_contain_text("write done on cats", timeout=20_000)
+        await expect(page.locator("#runs h2")).to_have_text("Runs (1)")
+        await expect(page.locator("#thread-status")).to_have_text("idle")
         # the checkpoint after `research`, whose next step is `outline`
         await page.locator('#timeline li[data-step="1"]').click()
         editor = page.locator("#state-editor")
@@ -157,6 +163,9 @@ async def test_fork_from_an_earlier_checkpoint_with_edited_state(
         await editor.fill(text.replace('"topic": "cats"', '"topic": "dogs"'))
         await page.locator("#save-state").click()
         await expect(page.locator("#saved-checkpoint")).to_contain_text("changed: topic")
+        saved = page.locator("#timeline li.saved")  # the edit is a new checkpoint on the timeline
+        await expect(saved).to_have_count(1)
+        assert await saved.get_attribute("data-checkpoint-id") in await page.locator("#saved-checkpoint").inner_text()
         await page.locator("#fork-run").click()
         await expect(page.locator("#run-status")).to_have_text("success", timeout=20_000)
         await expect(page.locator('#tasks tr[data-task="outline"]')).to_contain_text("outline done on dogs")
@@ -223,3 +232,26 @@ async def test_api_key_entered_once_is_sent_on_every_call(
         await expect(page.locator("#stream-state")).to_have_text("(ended)")
         await expect(page.locator("#event-log")).to_contain_text("task write done")
         await expect(dialog).to_be_hidden()
+
+
+async def test_bearer_token_for_custom_auth_shows_the_users_own_threads(
+        browser: Browser, database_url: str, nats_url: str, nats_prefix: str) -> None:
+    config = read_config(Path(__file__).parents[1] / "integration" / "auth_app" / "duragraph.json")
+    security = Security(custom=CustomAuth(load_auth(config)))
+    async with live_stack(database_url, nats_url, nats_prefix, load_graphs(config),
+                          app_kw={"security": security}) as stack, dashboard(browser, stack) as d:
+        tokens = {"alice": "alice-token", "bob": "bob-token"}
+        tids = {}
+        for user, token in tokens.items():
+            async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as http:
+                tids[user] = (await http.post("/threads", json={"metadata": {"topic": user}})).json()["thread_id"]
+        page = await d.open("/threads")
+        dialog = page.locator("#login")
+        await expect(dialog).to_be_visible()
+        await expect(dialog.locator('select[name="kind"]')).to_have_value("bearer")  # custom auth: a bearer token
+        await dialog.locator('input[name="value"]').fill("alice-token")
+        await dialog.get_by_role("button", name="Save").click()
+        table = page.locator("#threads-table")
+        await expect(table).to_contain_text(tids["alice"][:8])
+        await expect(table.locator("tbody tr")).to_have_count(1)  # bob's thread is not alice's to see
+        await expect(table).to_contain_text('"owner":"alice"')

@@ -1,4 +1,5 @@
-// Overview: runs by status over the last hour / day, the human inbox, failed runs, queue and workers.
+// Overview: runs by status over the last hour / day, the human inbox, failed runs, queue and workers;
+// refreshed every 5 seconds.
 import { get, query } from './api.js';
 import { badge, clear, h, short, time } from './view.js';
 
@@ -7,7 +8,7 @@ function stats(counts) {
     h('div', { class: 'stat', dataset: { status: k } }, h('b', { text: n }), badge(k))));
 }
 
-export async function render(page, { signal }) {
+async function draw(page, signal) {
   const [ov, inbox, failed] = await Promise.all([
     get('/ui/api/overview', { signal }),
     get(`/ui/api/threads${query({ status: 'interrupted', limit: 10 })}`, { signal }),
@@ -43,4 +44,13 @@ export async function render(page, { signal }) {
           h('td', {}, time(r.created_at))))))
           : h('p', { class: 'muted', text: 'No failed run.' }),
         failed.total > failed.items.length ? h('a', { href: '#/runs?status=error', text: 'all of them →' }) : null)));
+}
+
+// refreshed every 5 s while on screen
+export async function render(page, { signal }) {
+  await draw(page, signal);
+  const timer = setInterval(() => {
+    draw(page, signal).catch((err) => { if (err.name !== 'AbortError') clearInterval(timer); });
+  }, 5000);
+  signal.addEventListener('abort', () => clearInterval(timer));
 }

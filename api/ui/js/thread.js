@@ -1,7 +1,7 @@
 // A thread: its state (values as a tree, messages as a chat), pending interrupts with a form to answer each,
 // its runs, and its checkpoint history: pick a checkpoint to see its state, edit it there (update_state)
 // and fork a run from it.
-import { get, post, query } from './api.js';
+import { get, post, query, sse } from './api.js';
 import { navigate } from './main.js';
 import { badge, chat, clear, duration, errorBox, h, isMessages, jsonTree, kv, short, time } from './view.js';
 
@@ -49,7 +49,7 @@ function changedKeys(before, after) {
   return out;
 }
 
-function checkpointPanel(tid, assistantId, cp) {
+function checkpointPanel(tid, assistantId, cp, onSaved) {
   const cid = cp.checkpoint.checkpoint_id;
   const editor = h('textarea', { id: 'state-editor', rows: 10, text: JSON.stringify(cp.values, null, 2) });
   const asNode = h('input', { id: 'as-node', placeholder: 'as node (optional)', size: 18 });
@@ -70,6 +70,7 @@ function checkpointPanel(tid, assistantId, cp) {
       fork.textContent = 'Fork a run from the edited state';
       clear(out, h('div', { class: 'note', id: 'saved-checkpoint' }, 'Saved as checkpoint ',
         h('span', { class: 'mono', text: forkFrom }), ` (changed: ${Object.keys(changes).join(', ')}).`));
+      await onSaved(forkFrom);
     } catch (err) { clear(out, errorBox(err)); }
   };
   fork.addEventListener('click', async () => {
@@ -102,18 +103,27 @@ export async function render(page, { args, signal }) {
     const interrupts = interruptsOf(state);
     if (resetSelection) selected = null;
     const panel = h('div', { id: 'checkpoint-box' }, h('p', { class: 'muted', text: 'Pick a checkpoint to see its state, edit it or fork from it.' }));
-    const items = history.map((cp) => {
-      const li = h('li', { dataset: { checkpointId: cp.checkpoint.checkpoint_id, step: cp.metadata ? cp.metadata.step : '' } },
-        h('b', { text: `step ${cp.metadata ? cp.metadata.step : '?'}` }), ' ', h('span', { class: 'muted', text: cp.metadata ? cp.metadata.source : '' }),
-        ' → ', (cp.next || []).join(', ') || 'end', h('div', { class: 'muted mono' }, short(cp.checkpoint.checkpoint_id), ' · ', time(cp.created_at)));
-      li.addEventListener('click', () => {
-        for (const x of li.parentElement.children) x.classList.remove('selected');
-        li.classList.add('selected');
-        selected = cp.checkpoint.checkpoint_id;
-        clear(panel, checkpointPanel(tid, assistantId, cp));
-      });
-      return li;
-    });
+    const timeline = h('ol', { class: 'timeline', id: 'timeline' });
+    const timelineTitle = h('h2', {});
+    const fillTimeline = (list, mark) => {
+      timelineTitle.textContent = `Checkpoints (${list.length})`;
+      clear(timeline, list.map((cp) => {
+        const id = cp.checkpoint.checkpoint_id;
+        const li = h('li', { class: id === mark ? 'saved' : '', dataset: { checkpointId: id, step: cp.metadata ? cp.metadata.step : '' } },
+          h('b', { text: `step ${cp.metadata ? cp.metadata.step : '?'}` }), ' ', h('span', { class: 'muted', text: cp.metadata ? cp.metadata.source : '' }),
+          ' → ', (cp.next || []).join(', ') || 'end', h('div', { class: 'muted mono' }, short(id), ' · ', time(cp.created_at)));
+        li.addEventListener('click', () => {
+          for (const x of timeline.children) x.classList.remove('selected');
+          li.classList.add('selected');
+          selected = id;
+          clear(panel, checkpointPanel(tid, assistantId, cp, async (saved) => {
+            fillTimeline(await post(`/threads/${tid}/history`, { limit: 100 }, { signal }), saved);
+          }));
+        });
+        return li;
+      }));
+    };
+    fillTimeline(history, null);
     clear(page,
       h('section', { class: 'card' },
         h('h1', {}, 'Thread ', h('span', { class: 'mono', text: tid }), ' ', h('span', { id: 'thread-status' }, badge(thread.status))),
@@ -132,12 +142,22 @@ export async function render(page, { args, signal }) {
             h('td', {}, h('a', { class: 'mono', href: `#/runs/${tid}/${r.run_id}`, text: short(r.run_id) })),
             h('td', {}, badge(r.status)), h('td', {}, time(r.created_at)), h('td', { text: duration(r.duration) }))))))),
       h('div', { class: 'cols' },
-        h('section', { class: 'card' }, h('h2', { text: `Checkpoints (${history.length})` }), h('ol', { class: 'timeline', id: 'timeline' }, items)),
+        h('section', { class: 'card' }, timelineTitle, timeline),
         h('section', { class: 'card' }, panel)));
     if (selected) {
-      const li = items.find((x) => x.dataset.checkpointId === selected);
+      const li = [...timeline.children].find((x) => x.dataset.checkpointId === selected);
       if (li) li.click();
     }
   };
   await draw(true);
+  // live: redraw when a run of this thread starts or ends (the thread stream's lifecycle frames)
+  (async () => {
+    try {
+      for await (const frame of sse(`/threads/${tid}/stream?stream_mode=lifecycle`, { signal })) {
+        if (frame.event === 'metadata') await draw(false);
+      }
+    } catch (err) {
+      if (err.name !== 'AbortError') page.append(errorBox(err));
+    }
+  })();
 }

@@ -58,6 +58,7 @@ def default_routers() -> list[ControllerRouterHandler]:
     """Every router of the API. New routers (runs, state, streams) are added here."""
     from api import assistants as assistants_api
     from api import crons, dashboard, runs, state, store, stream, system, threads
+    from api.protocol import routes as protocol
 
     return [
         system.router,
@@ -69,6 +70,7 @@ def default_routers() -> list[ControllerRouterHandler]:
         crons.router,
         stream.router,
         dashboard.router,
+        protocol.router,
     ]
 
 

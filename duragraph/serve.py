@@ -118,7 +118,7 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
 
     app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings, security=security)
     server = Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="critical",
-                                   lifespan="on"))
+                                   lifespan="on", ws="websockets-sansio"))  # the protocol's WebSockets
     task = asyncio.create_task(server.serve())
     waiter = asyncio.create_task(stop.wait())
     while not server.started and not task.done() and not stop.is_set():

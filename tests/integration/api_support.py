@@ -50,7 +50,7 @@ class ApiServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
-        config = uvicorn.Config(self.make_app(), log_level="warning", lifespan="on", ws="none", http="h11",
+        config = uvicorn.Config(self.make_app(), log_level="warning", lifespan="on", ws="websockets-sansio", http="h11",
                                 timeout_graceful_shutdown=int(max(1, self.grace)))
         server = uvicorn.Server(config)
         self._server = server

@@ -35,7 +35,7 @@ def serve_app(app: Any, *, startup_timeout: float = 30.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11",
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11",
                             timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     failure: list[BaseException] = []

@@ -1,0 +1,1 @@
+"""The thread-centric streaming protocol (langgraph-sdk threads.stream)."""

@@ -255,3 +255,23 @@ async def test_bearer_token_for_custom_auth_shows_the_users_own_threads(
         await expect(table).to_contain_text(tids["alice"][:8])
         await expect(table.locator("tbody tr")).to_have_count(1)  # bob's thread is not alice's to see
         await expect(table).to_contain_text('"owner":"alice"')
+
+
+async def test_run_log_resumes_across_an_api_restart(browser: Browser, database_url: str, nats_url: str,
+                                                     nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
+            httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
+        tid, rid = await start_run(http, "steps", {"input": {"topic": "restart", "delay": 1.0}})
+        page = await d.open(f"/runs/{tid}/{rid}")
+        await expect(node(page, "research")).to_have_class(re.compile(r"\bcurrent\b"))
+        await stack.restart_api(down=1.0)  # the page's stream is cut; it reconnects after the last id seen
+        await expect(page.locator("#run-status")).to_have_text("success", timeout=30_000)
+        await expect(page.locator("#stream-state")).to_have_text("(ended)")
+        ids = [s for s in await page.locator("#event-log li .id").all_inner_texts() if s]
+        seqs = [int(i.split(":")[0]) for i in ids]
+        assert seqs == sorted(seqs) and len(ids) == len(set(ids)), ids
+        assert set(range(1, max(seqs) + 1)) <= set(seqs), ids
+        await expect(page.locator("#event-log")).to_contain_text("task write done")
+        # the browser logs the cut stream and the reconnects refused while the API was down; nothing else
+        cut = ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_REFUSED", "ERR_EMPTY_RESPONSE")
+        d.errors = [e for e in d.errors if not any(c in e for c in cut)]

@@ -1,7 +1,7 @@
 // A run: status, timings, error and cancel; its tasks (input / output / error / attempts / duration); the
 // graph with the current and next nodes lit; a live event log from the run's SSE stream. The frames seen
 // are kept in sessionStorage, so a reload shows them again and resumes the stream after the last id.
-import { get, post, sse } from './api.js';
+import { ApiError, get, post, sse } from './api.js';
 import { drawGraph } from './graph.js';
 import { badge, clear, duration, errorBox, errorText, h, jsonTree, kv, runError, short, time } from './view.js';
 
@@ -127,29 +127,45 @@ export async function render(page, { args, signal }) {
     graph.highlight(progress(log.frames, FINAL.has(detail.run.status)));
   }).catch((err) => { if (err.name !== 'AbortError') clear(graphBox, errorBox(err)); });
 
-  // the live log: resume after the last frame seen (from the start the first time)
+  // the live log: resume after the last frame seen (from the start the first time); when the connection
+  // drops (an API restart, a network blip) reconnect with backoff and resume after the last id again
   (async () => {
-    streamState.textContent = '(live)';
     const url = `/threads/${tid}/runs/${rid}/stream?${MODES.map((m) => `stream_mode=${m}`).join('&')}`;
     let pending = null;
-    try {
-      for await (const frame of sse(url, { lastEventId: log.lastId ?? '0', signal })) {
-        addFrame(frame, true);
-        if (graph) graph.highlight(progress(log.frames, false));
-        if (frame.event === 'debug' && frame.data && frame.data.type !== 'task') {
-          clearTimeout(pending);
-          pending = setTimeout(refresh, 150);
+    let failures = 0;
+    while (!streamDone && !signal.aborted) {
+      streamState.textContent = failures ? '(reconnecting…)' : '(live)';
+      try {
+        for await (const frame of sse(url, { lastEventId: log.lastId ?? '0', signal })) {
+          failures = 0;
+          streamState.textContent = '(live)';
+          addFrame(frame, true);
+          if (graph) graph.highlight(progress(log.frames, false));
+          if (frame.event === 'debug' && frame.data && frame.data.type !== 'task') {
+            clearTimeout(pending);
+            pending = setTimeout(refresh, 150);
+          }
         }
+        // a stream closes after the run's end; closed before it (a server going away), it resumes
+        detail = await get(`/ui/api/runs/${rid}`, { signal });
+        streamDone = FINAL.has(detail.run.status);
+        if (!streamDone) throw new TypeError('the stream closed before the run ended');
+      } catch (err) {
+        if (err.name === 'AbortError' || signal.aborted) return;
+        if (err instanceof ApiError && err.status < 500) {  // refused (4xx): retrying would not help
+          streamState.textContent = '(stream failed)';
+          logList.append(h('li', { class: 'error' }, errorBox(err)));
+          break;
+        }
+        failures += 1;
+        await new Promise((resolve) => { setTimeout(resolve, Math.min(4000, 250 * 2 ** failures)); });
       }
-      streamDone = true;
-      streamState.textContent = '(ended)';
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      streamState.textContent = '(stream failed)';
-      logList.append(h('li', { class: 'error' }, errorBox(err)));
     }
     clearTimeout(pending);
-    if (streamDone) await refresh();
+    if (streamDone) {
+      streamState.textContent = '(ended)';
+      await refresh();
+    }
     page.dataset.streamEnded = streamDone ? 'true' : 'false';
   })();
 }

@@ -44,6 +44,7 @@ class Scenario:
     outages: tuple[float, ...] = (1.0, 5.0, 1.0)  # seconds the server stays down, one per restart
     pause: float = 0.1  # each node's sleep
     settle_within: float = 30.0  # every run must have ended this long after the last restart
+    late_worker: bool = True  # one more worker process, started during the longest outage
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Report:
     worker_exits: list[int | None] = field(default_factory=list)
     declared_dead: int = 0  # reaper log lines: live workers must not be declared dead
     unreachable_lines: int = 0
+    late_worker_waited: bool = False  # its log says it waited for the database
+    registered_at_end: int = 0
     committed_twice: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     concurrent_twice: list[str] = field(default_factory=list)
@@ -95,15 +98,14 @@ class Fleet:
             {"graphs": {"flow": f"{Path(outage_graphs.__file__).resolve()}:flow"}}))
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> None:
+    def start(self, name: str) -> None:
         env = {**os.environ, "DATABASE_URL": self.dsn, "DURAGRAPH_CONFIG": str(self.config),
                "DURAGRAPH_STALLED_AFTER": str(self.sc.stalled_after),
                "DURAGRAPH_REAPER_INTERVAL": str(self.sc.reaper_interval), "PYTHONUNBUFFERED": "1"}
-        for i in range(self.sc.workers):
-            with open(self.tmp / f"worker-{i}.log", "wb") as log:
-                self.procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "duragraph.cli", "worker", "--concurrency", str(self.sc.concurrency)],
-                    env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with open(self.tmp / f"worker-{name}.log", "wb") as log:
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "duragraph.cli", "worker", "--concurrency", str(self.sc.concurrency)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}"
@@ -177,7 +179,8 @@ async def run_scenario(sc: Scenario, tmp: Path) -> Report:
     fleet = Fleet(sc, pg.dsn, tmp)
     try:
         await migrate(pg.dsn)
-        fleet.start()
+        for i in range(sc.workers):
+            fleet.start(str(i))
 
         async def registered() -> bool:
             rows = await query(pg.dsn, "SELECT count(*) AS n FROM procrastinate_workers")
@@ -196,6 +199,8 @@ async def run_scenario(sc: Scenario, tmp: Path) -> Report:
             await _wait(progressing, within=60, what=f"wave {wave} under way")
             report.in_flight_at_restart.append(await _unfinished(pg.dsn))
             pg.stop("immediate")
+            if down_for == max(sc.outages) and sc.late_worker:
+                fleet.start("late")  # started while the database is down: it must wait for it
             await asyncio.sleep(down_for)  # the outage itself
             pg.start()
             last_restart = time.monotonic()
@@ -208,6 +213,8 @@ async def run_scenario(sc: Scenario, tmp: Path) -> Report:
             await _wait(settled, within=sc.settle_within, what="every run ended")
         finally:
             report.settled_after = time.monotonic() - last_restart
+        rows = await query(pg.dsn, "SELECT count(*) AS n FROM procrastinate_workers")
+        report.registered_at_end = int(rows[0]["n"])
         rows = await query(pg.dsn, "SELECT status, count(*) AS n FROM runs GROUP BY status")
         report.statuses = Counter({r["status"]: int(r["n"]) for r in rows})
         results = await query(pg.dsn, "SELECT run_id::text || '/' || (data->>'id') AS t, count(*) AS n FROM events "
@@ -223,5 +230,7 @@ async def run_scenario(sc: Scenario, tmp: Path) -> Report:
         report.logs = fleet.logs()
         report.declared_dead = report.logs.count("declared dead")
         report.unreachable_lines = report.logs.count("database unreachable")
+        late = tmp / "worker-late.log"
+        report.late_worker_waited = late.exists() and "waiting for the database at" in late.read_text(errors="replace")
         pg.stop()
     return report

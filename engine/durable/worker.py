@@ -40,10 +40,10 @@ def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
               stop: asyncio.Event | None = None) -> procrastinate.App:
     """The procrastinate app of a worker process; with `claims` and `stop`, its job manager rides out
     database outages and keeps `claims` current (`jobmanager.py`)."""
-    # procrastinate's own bookkeeping (fetch/finish a job) commits asynchronously: losing such a commit in a
-    # Postgres crash only re-delivers a step, and completion is idempotent. OUR step commits stay synchronous.
-    connector = procrastinate.PsycopgConnector(conninfo=database_url,
-                                               kwargs={"options": "-c synchronous_commit=off"})
+    # procrastinate's commits (fetch, finish) are synchronous like ours: a fetch lost in a Postgres crash
+    # would put back in the queue a step this worker goes on running, and another worker would run it at
+    # the same time (measured in tests/acceptance/test_db_restart.py)
+    connector = procrastinate.PsycopgConnector(conninfo=database_url)
     app = procrastinate.App(connector=connector)
     claims = claims if claims is not None else Claims()
     if stop is not None:

@@ -74,6 +74,20 @@ def default_routers() -> list[ControllerRouterHandler]:
     ]
 
 
+def agent_routers(settings: Settings) -> list[ControllerRouterHandler]:
+    """/mcp and /a2a, unless the config's `"http": {"disable_mcp" / "disable_a2a": true}` leaves them out."""
+    out: list[ControllerRouterHandler] = []
+    if not settings.disable_mcp:
+        from api.mcp import mcp_endpoint
+
+        out.append(mcp_endpoint)
+    if not settings.disable_a2a:
+        from api import a2a
+
+        out.append(a2a.router)
+    return out
+
+
 def iso_datetimes(value: Any) -> Any:
     """Datetimes as `2026-11-24T00:47:20.584445+00:00` (msgspec alone would write `...Z`)."""
     if isinstance(value, datetime):
@@ -169,6 +183,10 @@ def create_app(
                 await stack.enter_async_context(engine_lifespan(app))
                 await stack.enter_async_context(timeout_lifespan(app))
                 await stack.enter_async_context(live_lifespan(app))
+                if routers is None and not settings.disable_mcp:
+                    from api.mcp import mcp_lifespan
+
+                    await stack.enter_async_context(mcp_lifespan(app))
                 for extra in lifespans:
                     await stack.enter_async_context(extra(app))
                 yield
@@ -176,7 +194,8 @@ def create_app(
             await pool.close()
 
     return Litestar(
-        route_handlers=[openapi_json, MetricsController, *(default_routers() if routers is None else routers),
+        route_handlers=[openapi_json, MetricsController,
+                        *(default_routers() + agent_routers(settings) if routers is None else routers),
                         *extra_routers],
         lifespan=[lifespan],
         state=State({"graphs": dict(graphs), "settings": settings, "security": security, **(state or {})}),

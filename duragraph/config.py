@@ -40,6 +40,8 @@ class Config:
     graphs: Mapping[str, str]
     env: Mapping[str, str] = field(default_factory=dict)
     auth_path: str | None = None  # "./auth.py:auth": a langgraph_sdk.Auth object
+    disable_mcp: bool = False  # "http": {"disable_mcp": true} leaves /mcp out
+    disable_a2a: bool = False  # "http": {"disable_a2a": true} leaves /a2a out
 
 
 def _parse_env_file(path: Path) -> dict[str, str]:
@@ -94,7 +96,14 @@ def read_config(path: Path) -> Config:
         unused = sorted(set(auth) - {"path", "disable_studio_auth"})  # (no Studio user exists here to disable)
         if unused:
             logging.getLogger("duragraph.config").warning("%s: auth %s not used by DuraGraph", path, unused)
-    return Config(path=path.resolve(), graphs=dict(graphs), env=env, auth_path=auth_path)
+    http = raw.get("http", {})
+    if not isinstance(http, dict):
+        raise ConfigError(f'{path}: "http" must be an object')
+    for key in ("disable_mcp", "disable_a2a"):
+        if not isinstance(http.get(key, False), bool):
+            raise ConfigError(f'{path}: http.{key} must be true or false')
+    return Config(path=path.resolve(), graphs=dict(graphs), env=env, auth_path=auth_path,
+                  disable_mcp=http.get("disable_mcp", False), disable_a2a=http.get("disable_a2a", False))
 
 
 def _load_attr(spec: str, base: Path) -> Any:

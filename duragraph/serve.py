@@ -55,6 +55,17 @@ def security_of(settings: Settings) -> Any:
     return Security(custom=custom, api_keys=frozenset(settings.api_keys))
 
 
+def with_http_options(settings: Settings) -> Settings:
+    """The settings with the config's "http" options (disable_mcp, disable_a2a), when there is a config."""
+    from duragraph.config import read_config
+
+    path = settings.config_path
+    if not path.is_file():
+        return settings
+    config = read_config(path)
+    return replace(settings, disable_mcp=config.disable_mcp, disable_a2a=config.disable_a2a)
+
+
 def redact(url: str) -> str:
     """A connection URL without its password."""
     try:
@@ -116,6 +127,7 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
         def capture_signals(self) -> Iterator[None]:
             yield  # this process's signal handlers (set in until_signal) stop every component together
 
+    settings = with_http_options(settings)
     app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings, security=security)
     server = Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="critical",
                                    lifespan="on", ws="websockets-sansio"))  # the protocol's WebSockets

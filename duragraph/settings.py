@@ -35,6 +35,9 @@ class Settings:
     # telemetry: `text` or `json` log lines; a port for /metrics on processes without HTTP (worker, relay)
     log_format: str = "text"
     metrics_port: int | None = None
+    # the config's "http": {"disable_mcp": true, "disable_a2a": true} (langgraph.json's spelling)
+    disable_mcp: bool = False
+    disable_a2a: bool = False
 
     def with_endpoints(self, database_url: str, nats_url: str) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)

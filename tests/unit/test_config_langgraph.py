@@ -107,3 +107,20 @@ def test_langgraph_json_is_the_default_without_duragraph_json(tmp_path: Path) ->
     assert default_config_path(tmp_path) == Path("langgraph.json")
     (tmp_path / "duragraph.json").write_text("{}")
     assert default_config_path(tmp_path) == Path("duragraph.json")
+
+
+def test_http_disable_mcp_and_a2a(tmp_path: Path) -> None:
+    from duragraph.serve import with_http_options
+    from duragraph.settings import Settings
+
+    (tmp_path / "g.py").write_text("graph = None\n")
+    config = tmp_path / "langgraph.json"
+    config.write_text('{"graphs": {"g": "./g.py:graph"}, "http": {"disable_mcp": true, "disable_a2a": true}}')
+    settings = with_http_options(Settings(config_path=config))
+    assert settings.disable_mcp and settings.disable_a2a
+    config.write_text('{"graphs": {"g": "./g.py:graph"}}')
+    settings = with_http_options(Settings(config_path=config))
+    assert not settings.disable_mcp and not settings.disable_a2a
+    config.write_text('{"graphs": {"g": "./g.py:graph"}, "http": {"disable_mcp": "yes"}}')
+    with pytest.raises(ConfigError, match=r"http\.disable_mcp must be true or false"):
+        read_config(config)

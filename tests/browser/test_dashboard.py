@@ -275,3 +275,21 @@ async def test_run_log_resumes_across_an_api_restart(browser: Browser, database_
         # the browser logs the cut stream and the reconnects refused while the API was down; nothing else
         cut = ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_CONNECTION_REFUSED", "ERR_EMPTY_RESPONSE")
         d.errors = [e for e in d.errors if not any(c in e for c in cut)]
+
+
+async def test_graph_page_draws_conditional_edges_and_subgraphs(browser: Browser, database_url: str, nats_url: str,
+                                                                nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, dashboard(browser, stack) as d:
+        page = await d.open("/assistants")
+        await page.locator('section.assistant[data-graph-id="approval"] a', has_text="draw the graph").click()
+        graph = page.locator("#graph")
+        for name in ("__start__", "draft", "review", "publish", "__end__"):
+            await expect(graph.locator(f'g.node[data-node="{name}"]')).to_have_count(1)
+        conditional = graph.locator("path.edge.conditional")
+        await expect(conditional).to_have_count(2)  # review -> publish | END
+        assert {await e.get_attribute("data-target") for e in await conditional.all()} == {"publish", "__end__"}
+        await d.open("/assistants")
+        await page.locator('section.assistant[data-graph-id="nested"] a', has_text="draw the graph").click()
+        for name in ("prepare", "team:draft_notes", "team:check_notes"):  # the subgraph's own nodes
+            await expect(graph.locator(f'g.node[data-node="{name}"]')).to_have_count(1)
+        await expect(graph.locator('path.edge[data-source="prepare"][data-target="team:draft_notes"]')).to_have_count(1)

@@ -97,4 +97,33 @@ def job_graph() -> Any:
     return b.compile()
 
 
-GRAPHS = {"steps": steps_graph(), "approval": approval_graph(), "job": job_graph()}
+class Team(TypedDict, total=False):
+    notes: Annotated[list[str], operator.add]
+
+
+def _note(text: str) -> Any:
+    def node(state: Team) -> dict[str, Any]:
+        return {"notes": [text]}
+
+    node.__name__ = text
+    return node
+
+
+def nested_graph() -> Any:
+    """prepare -> team (a subgraph: draft_notes -> check_notes) -> END."""
+    inner = StateGraph(Team)
+    inner.add_node("draft_notes", _note("draft_notes"))
+    inner.add_node("check_notes", _note("check_notes"))
+    inner.add_edge(START, "draft_notes")
+    inner.add_edge("draft_notes", "check_notes")
+    inner.add_edge("check_notes", END)
+    outer = StateGraph(Team)
+    outer.add_node("prepare", _note("prepare"))
+    outer.add_node("team", inner.compile())
+    outer.add_edge(START, "prepare")
+    outer.add_edge("prepare", "team")
+    outer.add_edge("team", END)
+    return outer.compile()
+
+
+GRAPHS = {"steps": steps_graph(), "approval": approval_graph(), "job": job_graph(), "nested": nested_graph()}

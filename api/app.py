@@ -20,10 +20,10 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.serialization import default_serializer
 from litestar.types import ControllerRouterHandler, Serializer
 
+from api import docs
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
 from api.retry import retry_transient
@@ -194,7 +194,7 @@ def create_app(
             await pool.close()
 
     return Litestar(
-        route_handlers=[openapi_json, MetricsController,
+        route_handlers=[openapi_json, MetricsController, docs.assets_router(),
                         *(default_routers() + agent_routers(settings) if routers is None else routers),
                         *extra_routers],
         lifespan=[lifespan],
@@ -216,7 +216,7 @@ def create_app(
         exception_handlers=exception_handlers(),
         response_class=ApiResponse,
         openapi_config=OpenAPIConfig(
-            title="DuraGraph", version=VERSION, path="/docs", render_plugins=[SwaggerRenderPlugin(path="/")],
+            title="DuraGraph", version=VERSION, path="/docs", render_plugins=[docs.swagger_plugin()],
             description="Durable execution for LangGraph-style graphs, compatible with LangGraph Platform clients.",
         ),
         debug=debug,

@@ -86,7 +86,7 @@ async def test_run_streams_live_to_completion_and_resumes_after_reload(
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, dashboard(browser, stack) as d:
         page = await d.open("/assistants")
         card = page.locator('section.assistant[data-graph-id="steps"]')
-        await card.locator("textarea.run-input").fill('{"topic": "durability", "delay": 0.7}')
+        await card.locator("textarea.run-input").fill('{"topic": "durability", "delay": 1.5}')
         await card.get_by_role("button", name="Start run").click()
         await expect(page.locator("#run-head h1")).to_contain_text("Run ")
         # live: the graph lights the running node while it runs, and the log grows as it goes
@@ -261,7 +261,7 @@ async def test_run_log_resumes_across_an_api_restart(browser: Browser, database_
                                                      nats_prefix: str) -> None:
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as stack, \
             httpx.AsyncClient(base_url=stack.url) as http, dashboard(browser, stack) as d:
-        tid, rid = await start_run(http, "steps", {"input": {"topic": "restart", "delay": 1.0}})
+        tid, rid = await start_run(http, "steps", {"input": {"topic": "restart", "delay": 1.5}})
         page = await d.open(f"/runs/{tid}/{rid}")
         await expect(node(page, "research")).to_have_class(re.compile(r"\bcurrent\b"))
         await stack.restart_api(down=1.0)  # the page's stream is cut; it reconnects after the last id seen

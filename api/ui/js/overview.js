@@ -14,6 +14,7 @@ async function draw(page, signal) {
     get(`/ui/api/threads${query({ status: 'interrupted', limit: 10 })}`, { signal }),
     get(`/ui/api/runs${query({ status: 'error', limit: 10 })}`, { signal }),
   ]);
+  if (signal.aborted) return;
   clear(page,
     h('h1', { text: 'Overview' }),
     h('div', { class: 'grid' },

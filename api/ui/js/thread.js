@@ -99,6 +99,7 @@ export async function render(page, { args, signal }) {
       post(`/threads/${tid}/history`, { limit: 100 }, { signal }),
       get(`/ui/api/runs${query({ thread_id: tid, limit: 20 })}`, { signal }),
     ]);
+    if (signal.aborted) return;  // the user has moved on
     const assistantId = runs.items.length ? runs.items[0].assistant_id : (thread.metadata.graph_id || thread.metadata.assistant_id);
     const interrupts = interruptsOf(state);
     if (resetSelection) selected = null;

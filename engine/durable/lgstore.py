@@ -26,7 +26,7 @@ from langgraph.store.base import (
 )
 
 from engine.durable import kv
-from engine.errors import Unsupported
+from engine.errors import InvalidInput, Unsupported
 
 
 class PostgresStore(BaseStore):
@@ -40,6 +40,8 @@ class PostgresStore(BaseStore):
             self._loop = None
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        if self._loop is None:  # built outside a loop: the first async use names the loop sync calls go to
+            self._loop = asyncio.get_running_loop()
         async with self.pool.acquire() as conn:
             return [await self._one(conn, op) for op in ops]
 
@@ -47,7 +49,8 @@ class PostgresStore(BaseStore):
         """For sync nodes, which run in worker threads: the query runs on the process's event loop."""
         loop = self._loop
         if loop is None:
-            raise RuntimeError("the store was created outside an event loop; use its async methods")
+            raise RuntimeError("the store was created outside an event loop and not used from one yet; "
+                               "use its async methods (aget, aput, asearch...)")
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -65,7 +68,10 @@ class PostgresStore(BaseStore):
             if op.value is None:
                 await kv.delete(conn, op.namespace, op.key)
             else:
-                await kv.put(conn, op.namespace, op.key, op.value, ttl_minutes=op.ttl)
+                try:
+                    await kv.put(conn, op.namespace, op.key, op.value, ttl_minutes=op.ttl)
+                except (TypeError, asyncpg.DataError) as exc:  # the jsonb encoder met a value JSON cannot hold
+                    raise InvalidInput(f"store value for {list(op.namespace)!r}/{op.key!r} is not JSON: {exc}") from exc
             return None
         if isinstance(op, SearchOp):
             if op.query:

@@ -75,6 +75,7 @@ async def test_nodes_and_the_store_api_share_items(database_url: str, user: str)
         await client.store.put_item(["notes", user], "from-api", {"text": "written by a client"})
         tid = (await client.threads.create())["thread_id"]
         out = await client.runs.wait(tid, "g", input={"user": user, "log": []})
+        assert isinstance(out, dict)
         assert out["log"] == ["remembered", "visits=1", "note={'text': 'written by a client'}",
                               "found=['profile']", "bumped, namespaces=[['users', 'ada']]"]
         item = await client.store.get_item(["users", user], "profile")

@@ -135,10 +135,15 @@ class FrameMapper:
         if self.base_values is not None:
             self.set_base(self.base_values)
 
-    def needs_base(self, ev: StreamEvent) -> bool:
-        """True when `ev` is a run's first task and no state was seen yet: a run continuing from a
-        checkpoint; the caller reads that checkpoint's values and `set_base`s them first."""
-        return ev.event == "task_start" and not self.emitted_values and self.base_values is None
+    def needs_base(self, ev: StreamEvent, *, continuing: bool) -> bool:
+        """True when the values of the checkpoint the run started from are needed before `ev`: to apply the
+        first `changes` of a checkpoint event, or for a run continuing from a checkpoint (`continuing`:
+        no new input), whose current state LangGraph streams first. The caller reads them and `set_base`s."""
+        if self.base_values is not None:
+            return False
+        if ev.event == "checkpoint" and "changes" in ev.data:
+            return True
+        return continuing and ev.event == "task_start" and not self.emitted_values
 
     def set_base(self, values: dict[str, Any]) -> None:
         self.base_values = dict(values)
@@ -167,14 +172,19 @@ class FrameMapper:
     def _on_checkpoint(self, ev: StreamEvent) -> list[Frame]:
         d = ev.data
         out: list[Frame] = []
-        if d.get("source") != "input":
+        if "changes" in d:
+            self._apply(d["changes"])
+        elif d.get("source") == "input":
+            pass
+        else:
             self.values = dict(d.get("values") or {})
+        if d.get("source") != "input":
             self._see_messages(self.values)
             self.interrupts = []
             if "values" in self.mode_set:
                 out.append(("values", self.values))
             self.emitted_values = True
-        cp = self._checkpoint_payload(d)
+        cp = self._checkpoint_payload({**d, "values": self.values})
         if "checkpoints" in self.mode_set:
             out.append(("checkpoints", cp))
         if "debug" in self.mode_set:
@@ -264,6 +274,17 @@ class FrameMapper:
         return out
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _apply(self, changes: Mapping[str, Any]) -> None:
+        """A checkpoint's changes over the previous one: keys set, items appended to a list, keys gone."""
+        values = dict(self.values)
+        for key, value in (changes.get("set") or {}).items():
+            values[key] = value
+        for key, items in (changes.get("append") or {}).items():
+            values[key] = [*(values.get(key) or []), *items]
+        for key in changes.get("unset") or []:
+            values.pop(key, None)
+        self.values = values
 
     def _update(self, writes: Sequence[Sequence[Any]]) -> dict[str, Any] | None:
         """The node's update: its writes to state keys (routing / internal channels left out)."""

@@ -35,6 +35,7 @@ from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
 from api.telemetry import count_open
 from engine.core.api import checkpoint_values
+from engine.durable import blobs
 from engine.errors import InvalidInput, NotFound
 
 Q = sql.queries("stream.sql")
@@ -104,16 +105,16 @@ def _truthy(value: str | None) -> bool:
 # -- run streams -----------------------------------------------------------------------------
 
 
-async def _base_values(pool: asyncpg.Pool, graph: Any, run_id: uuid.UUID) -> dict[str, Any]:
+async def _base_values(pool: asyncpg.Pool, graph: Any, run_id: uuid.UUID, thread_id: uuid.UUID) -> dict[str, Any]:
     async with pool.acquire() as conn:
-        cp = await conn.fetchval(Q["run_base_checkpoint"], run_id)
-    return dict(checkpoint_values(graph, cp)) if cp is not None else {}
+        cp = await blobs.resolve(conn, thread_id, await conn.fetchval(Q["run_base_checkpoint"], run_id))
+    return dict(checkpoint_values(graph, cp))
 
 
 async def _feed(pool: asyncpg.Pool, graph: Any, run: Mapping[str, Any], mapper: FrameMapper,
                 ev: StreamEvent) -> list[tuple[str, Any]]:
-    if mapper.needs_base(ev) and (run["kwargs"] or {}).get("input") is None:
-        mapper.set_base(await _base_values(pool, graph, run["run_id"]))
+    if mapper.needs_base(ev, continuing=(run["kwargs"] or {}).get("input") is None):
+        mapper.set_base(await _base_values(pool, graph, run["run_id"], run["thread_id"]))
     return mapper.frames(ev)
 
 

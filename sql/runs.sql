@@ -212,7 +212,8 @@ FROM runs WHERE run_id = $1 FOR UPDATE
 -- its event sequence, the thread's head ($26: its pending interrupts), and for a superstep that goes
 -- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
 -- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
--- events with their outbox rows. Returns (ordinal of the task, job id) for the jobs deferred.
+-- events with their outbox rows, and the checkpoints' channel blobs ($27-$31). Returns (ordinal of the task,
+-- job id) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata)
@@ -225,7 +226,9 @@ WITH cp AS (
                     step = COALESCE($9, step), last_seq = last_seq + cardinality($21::uuid[]), updated_at = now()
     WHERE run_id = $1 RETURNING last_seq - cardinality($21::uuid[]) AS first
 ), th AS (
-    UPDATE threads SET checkpoint_id = $8, "values" = $10, interrupts = $26, updated_at = now() WHERE thread_id = $2
+    -- the thread's values ($10) are written when a run stops (NULL while its supersteps go on)
+    UPDATE threads SET checkpoint_id = $8, "values" = COALESCE($10, "values"), interrupts = $26, updated_at = now()
+    WHERE thread_id = $2
 ), q AS (
     SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o)
     WHERE a IS NOT NULL
@@ -254,6 +257,12 @@ WITH cp AS (
            convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', $2::uuid,
                                          'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
     FROM ev ORDER BY seq
+), bl AS (
+    -- the values of the channels these checkpoints changed (engine/durable/blobs.py)
+    INSERT INTO checkpoint_blobs (thread_id, channel, version, base, depth, value)
+    SELECT $2, c, v, b, d, x::jsonb
+    FROM unnest($27::text[], $28::text[], $29::text[], $30::int[], $31::text[]) AS u(c, v, b, d, x)
+    ON CONFLICT DO NOTHING
 )
 SELECT q.o AS ordinal, j.id AS job_id FROM q JOIN j ON j.k = q.k ORDER BY q.o
 

@@ -17,11 +17,15 @@ SELECT coalesce(max(pos), 0) FROM events WHERE thread_id = $1
 SELECT seq, event, data, created_at FROM events WHERE run_id = $1 AND pos < $2 ORDER BY seq
 
 -- name: run_base_checkpoint
--- The checkpoint a run started from: the parent of its first own checkpoint, or (none yet) its current one.
-SELECT checkpoint FROM checkpoints WHERE checkpoint_id = coalesce(
-    (SELECT (data->>'parent_checkpoint_id')::uuid FROM events
-     WHERE run_id = $1 AND event = 'checkpoint' ORDER BY seq LIMIT 1),
-    (SELECT checkpoint_id FROM runs WHERE run_id = $1))
+-- The checkpoint a run started from: the parent of its first own checkpoint (none on a new thread), or
+-- (no checkpoint of its own yet) its current one.
+WITH first AS (
+    SELECT (data->>'parent_checkpoint_id')::uuid AS parent FROM events
+    WHERE run_id = $1 AND event = 'checkpoint' ORDER BY seq LIMIT 1
+)
+SELECT checkpoint FROM checkpoints WHERE checkpoint_id = CASE
+    WHEN EXISTS (SELECT 1 FROM first) THEN (SELECT parent FROM first)
+    ELSE (SELECT checkpoint_id FROM runs WHERE run_id = $1) END
 
 -- name: thread_exists
 SELECT 1 FROM threads WHERE thread_id = $1

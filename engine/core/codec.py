@@ -70,6 +70,15 @@ def decode(value: Any) -> Any:
     return value
 
 
+def encode_items(items: list[Any]) -> list[Any]:
+    """A list, item by item (so that items appended later can be stored alone and the list rebuilt)."""
+    return [encode(item) for item in items]
+
+
+def decode_items(items: list[Any]) -> list[Any]:
+    return [decode(item) for item in items]
+
+
 def encode_map(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():

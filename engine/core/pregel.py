@@ -64,7 +64,7 @@ from engine.core.records import (
     TaskOutcome,
     TaskSpec,
 )
-from engine.core.saver import DocSaver, PendingWrite, from_doc, to_doc
+from engine.core.saver import DocSaver, PendingWrite, blob_doc, from_doc
 
 
 def _cached_accepts_task_path() -> None:
@@ -277,7 +277,7 @@ async def _drive(
     stop = loop.stop
     docs = [{**d, "stop": stop} for d in saver.puts]
     head_doc = docs[-1] if docs else base
-    views = _views(graph, loop, docs)
+    views = _views(graph, loop, docs, with_values=not todo)
     if loop.status == "out_of_steps":
         limit = opts.recursion_limit
         return Decision("error", docs, error=RecursionLimitError(
@@ -314,9 +314,11 @@ async def _drive(
     return Decision("done", docs, checkpoint=head_doc, output=output, views=views)
 
 
-def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any]], *,
+           with_values: bool) -> dict[str, dict[str, Any]]:
     """The record view (what `state_snapshot(doc, None)` returns) of the last checkpoint the loop saved,
-    read off the loop itself when its channels still hold exactly that checkpoint."""
+    read off the loop itself when its channels still hold exactly that checkpoint. The values (the whole
+    state: its cost grows with the thread) only when the run stops here (`with_values`)."""
     if not docs or docs[-1]["id"] != loop.checkpoint["id"] or loop.status not in ("pending", "done",
                                                                                   "interrupt_before",
                                                                                   "interrupt_after"):
@@ -329,13 +331,14 @@ def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any
     tasks.sort(key=lambda t: (0, 0) if t.path[0] == PUSH else (1, order.get(t.name, 0)))
     from langgraph.pregel._io import read_channels
 
-    values = read_channels(loop.channels, graph.pregel.stream_channels_asis)
-    return {docs[-1]["id"]: {
-        "values": codec.to_wire(values),
+    view: dict[str, Any] = {
         "next": [t.name for t in tasks],
         "tasks": [{"id": t.id, "name": t.name, "path": list(t.path[:2]), "error": None, "interrupts": []}
                   for t in tasks],
-    }}
+    }
+    if with_values:
+        view["values"] = codec.to_wire(read_channels(loop.channels, graph.pregel.stream_channels_asis))
+    return {docs[-1]["id"]: view}
 
 
 def _control_writes(writes: Sequence[PendingWrite]) -> list[PendingWrite]:
@@ -367,7 +370,9 @@ def _resave(loop: AsyncPregelLoop, base: dict[str, Any]) -> dict[str, Any]:
     cp = create_checkpoint(loop.checkpoint, loop.channels, loop.step, id=base["id"])
     cp["ts"] = base["lg"]["ts"]
     _, metadata = from_doc(base)
-    return to_doc(cp, metadata, base.get("parent_id"), base.get("ns", ""))
+    before = base["lg"]["channel_versions"]
+    changed = [ch for ch, v in cp["channel_versions"].items() if before.get(ch) != v]
+    return blob_doc(cp, metadata, base.get("parent_id"), base, changed)
 
 
 async def _run_inline(task: PregelExecutableTask, loop: AsyncPregelLoop) -> None:
@@ -683,13 +688,12 @@ def _error_json(error: Any) -> dict[str, Any]:
 
 
 def checkpoint_values(graph: CompiledGraph, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
-    """The state values saved in a checkpoint, as the API shows them."""
-    if checkpoint is None:
-        return {}
-    from langgraph.pregel._checkpoint import channels_from_checkpoint
+    """The state values saved in a checkpoint, as the API shows them. None: a new thread's (the channels'
+    defaults, e.g. an empty list under a list reducer)."""
+    from langgraph.pregel._checkpoint import channels_from_checkpoint, empty_checkpoint
     from langgraph.pregel._io import read_channels
 
-    cp, _ = from_doc(checkpoint)
+    cp = from_doc(checkpoint)[0] if checkpoint is not None else empty_checkpoint()
     channels, _managed = channels_from_checkpoint(graph.pregel.channels, cp)
     keys = graph.pregel.stream_channels_asis
     values = read_channels(channels, keys)

@@ -2,11 +2,21 @@
 
 LangGraph's own loop (`AsyncPregelLoop`), `get_state` and `update_state` read the thread through it and
 write into it; the durable layer then persists what was written (`puts`, `writes`) in its transaction.
-Checkpoint documents are JSON (`to_doc` / `from_doc`), channel values stored through `codec`.
+
+Checkpoint documents are JSON. A root-namespace checkpoint keeps only its channels' versions; the values
+are blobs, one per (channel, version), and a checkpoint brings only the blobs of the channels its step
+changed (`blobs`, as LangGraph's own Postgres saver does). A list the step only appended to is a delta
+(the appended items, over the version it extends); every `FULL_EVERY` deltas, a chunk row gathers the
+items appended since the previous chunk, so a read replays at most `FULL_EVERY` deltas (then one row per
+chunk) and every item is stored at most twice, however long the list grows. The
+durable layer stores the blobs and, when it loads a document, puts its values back (`RESOLVED`: Python
+objects, never stored). Subgraph checkpoints (kept with their task's outcome) embed their values.
 """
 
 from __future__ import annotations
 
+import copy
+import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +32,92 @@ from langgraph.checkpoint.base import (
 
 from engine.core import codec
 
+RESOLVED = "_values"  # a loaded document's channel values, as Python objects (not stored)
+CHANGES = "_changes"  # what a new checkpoint changed: channel -> ("set", value) | ("append", items) | ("unset",)
+FULL_EVERY = 32  # deltas of a list channel between two chunks
 
-def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str | None, ns: str = "") -> dict[str, Any]:
+
+def new_version(current: Any) -> str:
+    """A channel version unique across forks of one thread (LangGraph's Postgres saver does the same): the
+    counter orders them, the random part keeps two branches' versions apart."""
+    n = 0 if current is None else int(str(current).split(".", 1)[0])
+    return f"{n + 1:032}.{secrets.token_hex(8)}"
+
+
+def values_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document's channel values as Python objects (resolved, or decoded from the embedded form)."""
+    if RESOLVED in doc:
+        return doc[RESOLVED]  # type: ignore[no-any-return]
+    return codec.decode_map(doc["lg"].get("channel_values") or {})
+
+
+def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str | None,
+             parent: dict[str, Any] | None, changed: Any) -> dict[str, Any]:
+    """A root checkpoint's document: versions only, plus the blobs of the `changed` channels (appends to a
+    list the parent held as deltas) and the values themselves, resolved, for whoever uses it next in this
+    process."""
+    doc = to_doc(checkpoint, metadata, parent_id, embed=False)
+    # channels hand out their live containers (a join's set grows in place): keep a snapshot of each
+    values = {k: (copy.copy(v) if isinstance(v, (list, set, dict)) else v)
+              for k, v in checkpoint["channel_values"].items()}
+    prev_values = values_of(parent) if parent is not None else {}
+    prev_versions = parent["lg"]["channel_versions"] if parent is not None else {}
+    prev_depths = parent.get("depths", {}) if parent is not None else {}
+    prev_chunks = parent.get("chunks", {}) if parent is not None else {}
+    depths = {ch: d for ch, d in prev_depths.items() if ch in values}
+    chunks = {ch: c for ch, c in prev_chunks.items() if ch in values}  # channel -> [version, length] of its chunk
+    blobs = []
+    changes: dict[str, tuple[Any, ...]] = {}
+    for ch in changed:
+        if ch not in values:
+            changes[ch] = ("unset",)
+            continue
+        value = values[ch]
+        version = checkpoint["channel_versions"][ch]
+        old = prev_values.get(ch)
+        base = prev_versions.get(ch)
+        depth = prev_depths.get(ch, 0) + 1
+        chunk = prev_chunks.get(ch)
+        if (isinstance(value, list) and isinstance(old, list) and base is not None and chunk is not None
+                and len(value) >= len(old) and all(a is b or a == b for a, b in zip(old, value, strict=False))):
+            changes[ch] = ("append", value[len(old):])
+            if depth < FULL_EVERY:  # a delta: the items appended to the version it extends
+                blob = {"channel": ch, "version": version, "base": base, "depth": depth,
+                        "value": {"items": codec.encode_items(value[len(old):])}}
+            else:  # a chunk: the items appended since the previous chunk, over that chunk
+                depth = 0
+                blob = {"channel": ch, "version": version, "base": chunk[0], "depth": 0,
+                        "value": {"items": codec.encode_items(value[chunk[1]:])}}
+                chunks[ch] = [version, len(value)]
+        else:
+            depth = 0
+            changes[ch] = ("set", value)
+            encoded = ({"items": codec.encode_items(value)} if isinstance(value, list)
+                       else {"value": codec.encode(value)})
+            blob = {"channel": ch, "version": version, "base": None, "depth": 0, "value": encoded}
+            if isinstance(value, list):
+                chunks[ch] = [version, len(value)]
+            else:
+                chunks.pop(ch, None)
+        depths[ch] = depth
+        blobs.append(blob)
+    doc["depths"] = depths
+    doc["chunks"] = chunks
+    doc[CHANGES] = changes
+    doc["blobs"] = blobs
+    doc[RESOLVED] = values
+    return doc
+
+
+def storable(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as stored: no resolved values, no blobs (they go to their own rows)."""
+    return {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs")}
+
+
+def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str | None, ns: str = "", *,
+           embed: bool = True) -> dict[str, Any]:
     """The JSON document of a checkpoint (what the durable layer stores; `id`/`step`/`parent_id`/`source`
-    are the fields it reads)."""
+    are the fields it reads). `embed`: the channel values are in the document itself (subgraphs)."""
     meta = dict(metadata or {})
     return {
         "id": checkpoint["id"],
@@ -36,7 +128,7 @@ def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str 
         "lg": {
             "v": checkpoint["v"],
             "ts": checkpoint["ts"],
-            "channel_values": codec.encode_map(checkpoint["channel_values"]),
+            **({"channel_values": codec.encode_map(checkpoint["channel_values"])} if embed else {}),
             "channel_versions": checkpoint["channel_versions"],
             "versions_seen": checkpoint["versions_seen"],
             "updated_channels": checkpoint.get("updated_channels"),
@@ -51,7 +143,9 @@ def from_doc(doc: dict[str, Any]) -> tuple[Checkpoint, CheckpointMetadata]:
         v=lg["v"],
         id=doc["id"],
         ts=lg["ts"],
-        channel_values=codec.decode_map(lg["channel_values"]),
+        # copies: a channel may grow its container in place (a join's set), a reducer may change its input
+        channel_values={k: (copy.copy(v) if isinstance(v, (list, set, dict)) else v)
+                        for k, v in values_of(doc).items()},
         channel_versions=dict(lg["channel_versions"]),
         versions_seen={k: dict(v) for k, v in lg["versions_seen"].items()},
         updated_channels=lg.get("updated_channels"),
@@ -71,7 +165,7 @@ class Saved:
     writes: list[PendingWrite] = field(default_factory=list)
 
 
-class DocSaver(BaseCheckpointSaver[int]):
+class DocSaver(BaseCheckpointSaver[str]):
     """Checkpoints of one thread, by namespace and id. `latest[ns]` is what a read without a checkpoint id
     gets. Every put is recorded in `puts` / `written` for the durable layer to persist."""
 
@@ -150,6 +244,9 @@ class DocSaver(BaseCheckpointSaver[int]):
         for tup in self.list(config, filter=filter, before=before, limit=limit):
             yield tup
 
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        return new_version(current)
+
     # -- writes ----------------------------------------------------------------------------------------
     def put(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
@@ -158,7 +255,12 @@ class DocSaver(BaseCheckpointSaver[int]):
         conf = config.get("configurable") or {}
         ns = conf.get("checkpoint_ns") or ""
         parent = conf.get("checkpoint_id")
-        doc = to_doc(checkpoint, metadata, parent if parent != checkpoint["id"] else self._parent_of(ns, parent), ns)
+        parent_id = parent if parent != checkpoint["id"] else self._parent_of(ns, parent)
+        if ns:
+            doc = to_doc(checkpoint, metadata, parent_id, ns)
+        else:
+            before = self.saved.get(("", parent or ""))
+            doc = blob_doc(checkpoint, metadata, parent_id, before.doc if before else None, new_versions)
         old = self.saved.get((ns, checkpoint["id"]))
         self.saved[(ns, checkpoint["id"])] = Saved(doc, old.writes if old else [])
         self.latest[ns] = checkpoint["id"]

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 import sql
+from engine.core import codec
 from engine.core.api import (
     Decision,
     Pending,
@@ -34,7 +35,8 @@ from engine.core.api import (
 )
 from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
-from engine.durable import events, jobs, metrics
+from engine.core.saver import CHANGES, storable
+from engine.durable import blobs, events, jobs, metrics
 from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
 
@@ -84,16 +86,29 @@ def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
 
 def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
                       view: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    snap = view or state_snapshot(graph, cp, None)
-    return {
+    """A new checkpoint's event. It carries what the checkpoint changed in the state (`changes`: keys set,
+    items appended to a list, keys gone), not the whole state: a stream rebuilds the values from the run's
+    base checkpoint, so an event's size does not grow with the thread's history."""
+    snap = view if view is not None and (CHANGES in cp or "values" in view) else state_snapshot(graph, cp, None)
+    event: dict[str, Any] = {
         "checkpoint_id": cp["id"],
         "parent_checkpoint_id": parent_id,
         "step": cp["step"],
         "source": cp.get("source", "loop"),
-        "values": snap["values"],
         "next": snap["next"],
         "tasks": snap["tasks"],
     }
+    changes = cp.get(CHANGES)
+    if changes is None:
+        event["values"] = snap["values"]
+        return event
+    keys = set(graph.state_keys)
+    event["changes"] = {
+        "set": {k: codec.to_wire(c[1]) for k, c in changes.items() if k in keys and c[0] == "set"},
+        "append": {k: codec.to_wire(c[1]) for k, c in changes.items() if k in keys and c[0] == "append"},
+        "unset": [k for k, c in changes.items() if k in keys and c[0] == "unset"],
+    }
+    return event
 
 
 async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) -> None:
@@ -106,7 +121,7 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     # time travel: starting from a checkpoint that is not the thread's head forks a new branch
     fork = base_id is not None and str(base_id) != str(head_id)
     base_row = await conn.fetchrow(Q["thread_checkpoint"], run["thread_id"], base_id) if base_id else None
-    checkpoint = base_row["checkpoint"] if base_row else None
+    checkpoint = await blobs.resolve(conn, run["thread_id"], base_row["checkpoint"]) if base_row else None
     await conn.execute(Q["mark_running"], run["run_id"], base_row["checkpoint_id"] if base_row else None)
     await conn.execute(Q["set_thread_status"], run["thread_id"], "busy")
     opts = run_options(kwargs)
@@ -156,7 +171,7 @@ async def apply_decision(
         ids.append(uuid.UUID(cp["id"]))
         parents.append(uuid.UUID(parent) if parent else None)
         steps.append(int(cp["step"]))
-        docs.append(jsonb_text(cp))
+        docs.append(jsonb_text(storable(cp)))
         metas.append(jsonb_text(
             {"source": cp.get("source", "loop"), "step": int(cp["step"]), "parents": {},
              "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
@@ -164,15 +179,18 @@ async def apply_decision(
         ))
         values = None
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-            event = _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]))
-            values = event["values"]
+            view = decision.views.get(cp["id"])
+            event = _checkpoint_event(graph, cp, parent, view)
+            values = event.get("values") or (view.get("values") if view else None)
             evs.append(events.Event("checkpoint", event))
         head = cp
     assert head is not None, "a decision without any checkpoint to stand on"
     head_id = uuid.UUID(head["id"])
-    if values is None:
-        values = checkpoint_values(graph, head)
     continuing = decision.kind == "continue"
+    if continuing:
+        values = None  # the thread's values are written when the run stops: no full state per superstep
+    elif values is None:
+        values = checkpoint_values(graph, head)
     step_cp = decision.checkpoint or head
     rows = _task_rows(run, decision.tasks, decision.resume, decision.kept) if continuing else TaskRows.empty()
     if continuing:
@@ -188,12 +206,14 @@ async def apply_decision(
     step_events = evs if continuing else []
     # thread.interrupts lists interrupt() calls by task; a breakpoint (before/after) has none
     interrupts = interrupts_by_task(decision.outcomes or pending or {}) if decision.kind == "interrupted" else {}
+    blobs.remember(run["thread_id"], decision.checkpoints)
     deferred = await conn.fetch(
         Q["persist_decision"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
         steps[-1] if steps else None, values, uuid.UUID(step_cp["id"]), *rows.columns(),
         jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
+        *blobs.columns(decision.checkpoints),
     )
     if continuing:
         if not decision.tasks:
@@ -330,8 +350,9 @@ async def reset_thread_head(conn: asyncpg.Connection, rt: Runtime, thread_id: uu
         return
     graph = rt.graph(graph_id)
     pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
+    checkpoint = await blobs.resolve(conn, thread_id, row["checkpoint"])
     await conn.execute(Q["set_thread_head"], thread_id, row["checkpoint_id"],
-                       checkpoint_values(graph, row["checkpoint"]), interrupts_by_task(pending))
+                       checkpoint_values(graph, checkpoint), interrupts_by_task(pending))
 
 
 async def start_due_run(conn: asyncpg.Connection, rt: Runtime, run_id: uuid.UUID) -> None:

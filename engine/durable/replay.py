@@ -18,6 +18,7 @@ import asyncpg
 import sql
 from engine.core.api import CompiledGraph, TaskOutcome, TaskSpec, barrier, checkpoint_values
 from engine.core.compiled import as_compiled
+from engine.durable import blobs
 from engine.durable.db import connect
 from engine.durable.lifecycle import run_options
 
@@ -88,13 +89,14 @@ async def replay(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph], 
         if child is None:
             continue
         outcomes = {t["task_id"]: (_spec(results[t["task_id"]]), _outcome(results[t["task_id"]])) for t in tasks}
-        decision = await barrier(graph, base["checkpoint"], outcomes, opts)
+        base_doc = await blobs.resolve(conn, run["thread_id"], base["checkpoint"])
+        decision = await barrier(graph, base_doc, outcomes, opts)
         report.steps_checked += 1
         if not decision.checkpoints:
             report.problems.append(f"superstep after {checkpoint_id}: replay made no checkpoint ({decision.kind})")
             continue
         rebuilt = checkpoint_values(graph, decision.checkpoints[0])
-        stored = checkpoint_values(graph, child["checkpoint"])
+        stored = checkpoint_values(graph, await blobs.resolve(conn, run["thread_id"], child["checkpoint"]))
         if rebuilt != stored:
             report.problems.append(f"superstep after {checkpoint_id}: rebuilt {rebuilt!r} != stored {stored!r}")
     return report

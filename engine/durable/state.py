@@ -12,6 +12,8 @@ import asyncpg
 import sql
 from engine.core.api import state_snapshot, update_state
 from engine.core.errors import EngineError
+from engine.core.saver import storable
+from engine.durable import blobs
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import pending_for_checkpoint
 from engine.durable.runtime import Runtime
@@ -94,9 +96,10 @@ class StateService:
         while its tasks still carry their interrupts and results."""
         graph = self.rt.graph(graph_id)
         pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
-        snap = state_snapshot(graph, row["checkpoint"], pending, subgraphs=subgraphs)
+        doc = await blobs.resolve(conn, row["thread_id"], row["checkpoint"])
+        snap = state_snapshot(graph, doc, pending, subgraphs=subgraphs)
         if not live and pending:
-            saved = state_snapshot(graph, row["checkpoint"], None)
+            saved = state_snapshot(graph, doc, None)
             snap = {**snap, "values": saved["values"], "next": saved["next"]}
         tid = row["thread_id"]
         return {
@@ -183,7 +186,7 @@ class StateService:
             base_row = await conn.fetchrow(Q["thread_checkpoint"], thread_id, cid) if cid else None
             if cid is not None and base_row is None:
                 raise NotFound(f"Checkpoint {cid} not found on thread {thread_id}.")
-            base = base_row["checkpoint"] if base_row else None
+            base = await blobs.resolve(conn, thread_id, base_row["checkpoint"]) if base_row else None
             pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
             try:
                 decision = await update_state(graph, base, values, as_node, pending=pending,
@@ -191,11 +194,13 @@ class StateService:
             except EngineError as exc:
                 raise InvalidInput(exc.message) from exc
             cps = decision.checkpoints
+            await blobs.insert(conn, thread_id, cps)
+            blobs.remember(thread_id, cps)
             for cp in cps:
                 parent = cp.get("parent_id")
                 await conn.execute(
                     Q["insert_checkpoints"], [uuid.UUID(cp["id"])], [thread_id], [""],
-                    [uuid.UUID(parent) if parent else None], [None], [int(cp["step"])], [jsonb_text(cp)],
+                    [uuid.UUID(parent) if parent else None], [None], [int(cp["step"])], [jsonb_text(storable(cp))],
                     [jsonb_text({"source": cp.get("source", "update"), "step": int(cp["step"]), "parents": {},
                                  "graph_id": gid, "thread_id": str(thread_id)})],
                 )

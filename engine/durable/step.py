@@ -20,7 +20,7 @@ import asyncpg
 import sql
 from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, error_json
-from engine.durable import events, lifecycle, logcontext
+from engine.durable import blobs, events, lifecycle, logcontext
 from engine.durable.claims import Claims
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
@@ -68,10 +68,11 @@ class Step:
 async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None:
     async with rt.pool.acquire() as conn:
         row = await conn.fetchrow(Q["load_task"], run_id, task_id)
-    if row is None or row["status"] != "queued" or row["run_status"] != "running":
-        return None  # already committed, cancelled, or the run is gone: nothing to do
+        if row is None or row["status"] != "queued" or row["run_status"] != "running":
+            return None  # already committed, cancelled, or the run is gone: nothing to do
+        checkpoint = await blobs.resolve(conn, row["thread_id"], row["checkpoint"])
     return Step(run_id=run_id, thread_id=row["thread_id"], graph_id=row["graph_id"], kwargs=row["kwargs"],
-                spec=TaskSpec.from_json(row["spec"]), checkpoint=row["checkpoint"], resume=row["resume"],
+                spec=TaskSpec.from_json(row["spec"]), checkpoint=checkpoint, resume=row["resume"],
                 queue_wait=row["queue_wait"])
 
 
@@ -348,7 +349,8 @@ async def close_step(
                                 first_events=evs)
         return None
     if checkpoint is None or checkpoint.get("id") != str(checkpoint_id):
-        checkpoint = (await conn.fetchrow(Q["get_checkpoint"], checkpoint_id))["checkpoint"]
+        checkpoint = await blobs.resolve(conn, run["thread_id"],
+                                         (await conn.fetchrow(Q["get_checkpoint"], checkpoint_id))["checkpoint"])
     graph = rt.graph(run["graph_id"])
     try:
         decision = await barrier(graph, checkpoint, outcomes, lifecycle.run_options(run["kwargs"]),

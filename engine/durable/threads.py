@@ -20,6 +20,7 @@ from engine.durable.runtime import Runtime
 from engine.errors import Conflict, InvalidInput, NotFound
 
 Q = sql.queries("threads.sql")
+BLOBS_Q = sql.queries("blobs.sql")
 
 STATUSES = ("idle", "busy", "interrupted", "error")
 SORT_FIELDS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
@@ -186,6 +187,7 @@ async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str,
         if await conn.fetchval(Q["copy_thread"], thread_id, new_id, _scope(scope)) is None:
             raise NotFound(f"Thread with ID {thread_id} not found")
         await conn.execute(Q["copy_checkpoints"], thread_id, new_id)
+        await conn.execute(BLOBS_Q["copy_blobs"], thread_id, new_id)
     return await get(conn, new_id)
 
 

@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from engine.durable import blobs
 from engine.durable.db import connect
 from engine.durable.replay import replay
 from tests.integration import graphs as G
@@ -30,10 +31,12 @@ async def test_replay_matches_for_linear_fanout_and_resumed_runs(database_url: s
                 report = await replay(conn, GRAPHS, uuid.UUID(run["run_id"]))
                 assert report.ok, report.render()
             assert (await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))).steps_checked == 3
-            # tamper with a stored checkpoint: replay notices
+            # tamper with a stored checkpoint's value of `n`: replay (in a fresh process) notices
             await conn.execute(
-                "UPDATE checkpoints SET checkpoint = jsonb_set(checkpoint, '{lg,channel_values,n}', '42') "
-                "WHERE run_id = $1 AND step = 2", uuid.UUID(runs[0]["run_id"]))
+                "UPDATE checkpoint_blobs b SET value = '{\"value\": 42}' FROM checkpoints c "
+                "WHERE c.run_id = $1 AND c.step = 2 AND b.thread_id = c.thread_id AND b.channel = 'n' "
+                "AND b.version = c.checkpoint->'lg'->'channel_versions'->>'n'", uuid.UUID(runs[0]["run_id"]))
+            blobs.CACHE.clear()
             bad = await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))
             assert not bad.ok and "rebuilt" in bad.render()
         finally:

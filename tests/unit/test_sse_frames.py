@@ -101,10 +101,26 @@ def test_messages_modes() -> None:
 def test_resumed_run_starts_with_the_base_values() -> None:
     m = FrameMapper(["values"], thread_id="th")
     start = ev(2, "task_start", id="t", name="b", step=2, triggers=[], input=None)
-    assert m.needs_base(start)
+    assert m.needs_base(start, continuing=True)
+    assert not m.needs_base(start, continuing=False)  # a run with new input: its checkpoints carry the state
     m.set_base({"n": 1})
     assert m.frames(start) == [("values", {"n": 1})]
-    assert not m.needs_base(ev(3, "task_start", id="u", name="c", step=2, triggers=[], input=None))
+    assert not m.needs_base(ev(3, "task_start", id="u", name="c", step=2, triggers=[], input=None), continuing=True)
+
+
+def test_checkpoint_changes_apply_over_the_base_values() -> None:
+    m = FrameMapper(["values", "checkpoints"], thread_id="th")
+    first = ev(1, "checkpoint", checkpoint_id="c1", parent_checkpoint_id="c0", step=3, source="loop", next=["b"],
+               tasks=[], changes={"set": {"n": 2}, "append": {"log": ["b"]}, "unset": []})
+    assert m.needs_base(first, continuing=False)
+    m.set_base({"n": 1, "log": ["a"], "gone": True})
+    frames = m.frames(first)
+    assert frames[0] == ("values", {"n": 2, "log": ["a", "b"], "gone": True})
+    assert frames[1][1]["values"] == {"n": 2, "log": ["a", "b"], "gone": True}
+    second = ev(2, "checkpoint", checkpoint_id="c2", parent_checkpoint_id="c1", step=4, source="loop", next=[],
+                tasks=[], changes={"set": {}, "append": {}, "unset": ["gone"]})
+    assert not m.needs_base(second, continuing=False)
+    assert m.frames(second)[0] == ("values", {"n": 2, "log": ["a", "b"]})
 
 
 def test_priming_reproduces_the_same_frames() -> None:

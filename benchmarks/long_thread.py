@@ -1,0 +1,176 @@
+"""Long-lived threads: does a turn cost more as the thread's history grows?
+
+    python benchmarks/long_thread.py [--turns 5000] [--every 500] [--variant chat|chain10|both]
+
+One thread, one `runs.wait` per turn through langgraph-sdk against the real API (in this process, with an
+in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`: one node appends a
+1 KB AI message of random text to `messages` (add_messages) per turn. `chain10`: the same turn goes
+through a chain of 10 nodes, the last of which appends the message. Every `--every` turns it prints the
+runs.wait p50 of the last `--every` turns and the bytes each table grew by per turn over that window
+(pg_total_relation_size, TOAST included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import itertools
+import os
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import uvicorn
+from langchain_core.messages import AIMessage
+from langgraph.graph import START, MessagesState, StateGraph
+from langgraph_sdk import get_client
+
+from api.app import create_app
+from engine.durable.migrate import migrate
+from engine.durable.worker import run_worker
+
+TABLES = ("checkpoints", "checkpoint_blobs", "events", "outbox", "tasks", "runs", "threads", "procrastinate_jobs")
+CONTENT = 1024
+
+
+def _reply(state: MessagesState) -> dict[str, Any]:
+    text = base64.b64encode(os.urandom(CONTENT * 3 // 4)).decode()  # 1 KB that does not compress
+    return {"messages": [AIMessage(text)]}
+
+
+def chat() -> Any:
+    g = StateGraph(MessagesState)
+    g.add_node("reply", _reply)
+    g.add_edge(START, "reply")
+    return g.compile()
+
+
+def chain10() -> Any:
+    g = StateGraph(MessagesState)
+    names = [f"s{i}" for i in range(9)]
+    for name in names:
+        g.add_node(name, lambda s: {})
+    g.add_node("reply", _reply)
+    g.add_edge(START, names[0])
+    for a, b in itertools.pairwise([*names, "reply"]):
+        g.add_edge(a, b)
+    return g.compile()
+
+
+class Api:
+    """The API under uvicorn in a thread (its own event loop), on a free port."""
+
+    def __init__(self, dsn: str, graphs: dict[str, Any]) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(database_url=dsn, graphs=graphs),
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def __enter__(self) -> Api:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+async def sizes(dsn: str) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {t: int(await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", t)) for t in TABLES}
+    finally:
+        await conn.close()
+
+
+async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
+    client = get_client(url=url, api_key=None)
+    tid = (await client.threads.create())["thread_id"]
+    print(f"\n{graph}: {turns} turns on one thread, {CONTENT} B of new content per turn")
+    print(f"{'turns':>11} {'p50 ms':>8} {'p99 ms':>8}  bytes added per turn: "
+          + " ".join(f"{t:>10}" for t in TABLES) + f" {'total':>10} {'x content':>9}")
+    before = await sizes(dsn)
+    window: list[float] = []
+    for turn in range(1, turns + 1):
+        t = time.perf_counter()
+        out = await client.runs.wait(tid, graph, input={"messages": [{"type": "human", "content": f"turn {turn}"}]})
+        window.append((time.perf_counter() - t) * 1e3)
+        if not isinstance(out, dict) or len(out.get("messages", [])) != 2 * turn:
+            raise RuntimeError(f"turn {turn}: unexpected output {str(out)[:200]}")
+        if turn % every == 0 or turn == 10:
+            after = await sizes(dsn)
+            n = len(window)
+            grown = {k: (after[k] - before[k]) / n for k in TABLES}
+            total = sum(grown.values())
+            p99 = sorted(window)[min(n - 1, int(n * 0.99))]
+            print(f"{turn - n + 1:>5}-{turn:<5} {statistics.median(window):8.1f} {p99:8.1f}  "
+                  + " ".join(f"{grown[k]:>10.0f}" for k in TABLES) + f" {total:>10.0f} {total / CONTENT:>9.1f}",
+                  flush=True)
+            before, window = after, []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=5000)
+    parser.add_argument("--every", type=int, default=500)
+    parser.add_argument("--variant", choices=["chat", "chain10", "both"], default="both")
+    args = parser.parse_args()
+    from duragraph.services import EmbeddedPostgres
+
+    tmp = Path(tempfile.mkdtemp(prefix="duragraph-long-"))
+    pg = None
+    try:
+        server = os.environ.get("DATABASE_URL")
+        if not server:
+            pg = EmbeddedPostgres(tmp / "postgres", durable=True).start()
+            server = pg.dsn
+        name = f"long_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+        dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
+        asyncio.run(migrate(dsn))
+        graphs = {"chat": chat(), "chain10": chain10()}
+        variants = ["chat", "chain10"] if args.variant == "both" else [args.variant]
+        with Api(dsn, graphs) as api:
+            asyncio.run(_run(dsn, api.url, graphs, variants, args))
+        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _run(dsn: str, url: str, graphs: dict[str, Any], variants: list[str], args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(database_url=dsn, graphs=graphs, concurrency=4, stop=stop,
+                                            install_signal_handlers=False))
+    try:
+        for variant in variants:
+            await drive(dsn, url, variant, args.turns, args.every)
+    finally:
+        stop.set()
+        await worker
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    main()

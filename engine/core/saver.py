@@ -48,7 +48,10 @@ def values_of(doc: dict[str, Any]) -> dict[str, Any]:
     """A document's channel values as Python objects (resolved, or decoded from the embedded form)."""
     if RESOLVED in doc:
         return doc[RESOLVED]  # type: ignore[no-any-return]
-    return codec.decode_map(doc["lg"].get("channel_values") or {})
+    if "channel_values" not in doc["lg"]:
+        raise ValueError(f"checkpoint {doc.get('id')}: its values are stored apart; resolve the document first "
+                         "(engine.durable.blobs.resolve)")
+    return codec.decode_map(doc["lg"]["channel_values"])
 
 
 def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str | None,

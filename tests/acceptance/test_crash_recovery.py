@@ -26,7 +26,7 @@ import pytest
 
 from engine.core.api import TaskOutcome, TaskSpec, run_task
 from engine.core.compiled import CompiledGraph
-from engine.durable import jobs
+from engine.durable import blobs, jobs
 from engine.durable.lifecycle import Q
 from engine.durable.runs import RunRequest
 from engine.durable.step import complete_step, execute_step, node_config
@@ -223,9 +223,10 @@ async def test_duplicate_completion_in_process_changes_nothing(database_url: str
         async with e.pool.acquire() as conn:
             task_id = await conn.fetchval("SELECT task_id FROM tasks WHERE run_id = $1", run_id)
             row = await conn.fetchrow(Q["load_task"], run_id, task_id)
+            checkpoint = await blobs.resolve(conn, row["thread_id"], row["checkpoint"])
         spec = TaskSpec.from_json(row["spec"])
         config = node_config(row["kwargs"], run_id, row["thread_id"], task_id)
-        outcome = await run_task(CompiledGraph(crash_graphs.chain), spec, row["checkpoint"], config=config,
+        outcome = await run_task(CompiledGraph(crash_graphs.chain), spec, checkpoint, config=config,
                                  resume=row["resume"])
         assert await complete_step(e.rt, run_id, task_id, spec, outcome, 1) is True
 

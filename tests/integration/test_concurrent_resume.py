@@ -3,7 +3,8 @@
 Many threads wait at an interrupt; each gets several resumes at the same moment through the SDK, on a
 real server with workers completing steps meanwhile. Exactly one resume per interrupt applies (the node
 after the interrupt commits once); with `reject` the others are 409, with `enqueue` they queue and
-find nothing left to answer (or are 409 if the winner's run has already ended); never a 5xx (deadlocks and other transient failures are retried inside).
+find nothing left to answer (or are 409 if the winner's run has already ended); never a 5xx (deadlocks
+and other transient failures are retried inside).
 """
 
 from __future__ import annotations

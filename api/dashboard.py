@@ -17,7 +17,7 @@ from litestar import MediaType, Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.static_files import create_static_files_router
 
-from api.app import AuthzDep, Conn, SettingsDep
+from api.app import AuthzDep, Conn, Graphs, SettingsDep
 from api.schemas import parse_uuid
 from engine.durable import dashboard
 from engine.errors import InvalidInput
@@ -118,10 +118,10 @@ async def runs_page(conn: Conn, authz: AuthzDep, status: FromQuery[str | None] =
 
 
 @get("/ui/api/runs/{run_id:str}", include_in_schema=False)
-async def run_detail(run_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+async def run_detail(run_id: FromPath[str], conn: Conn, authz: AuthzDep, graphs: Graphs) -> dict[str, Any]:
     rid = parse_uuid(run_id, "run")
     scope = await authz("threads", "search", {"metadata": {}, "run_id": rid})
-    return await dashboard.run_detail(conn, rid, scope=scope)
+    return await dashboard.run_detail(conn, rid, scope=scope, graphs=graphs)
 
 
 router = Router(

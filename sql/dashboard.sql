@@ -73,14 +73,10 @@ WHERE r.run_id = $1
   AND ($2::jsonb IS NULL OR EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = r.thread_id AND t.metadata @> $2::jsonb))
 
 -- name: run_tasks
--- the run's tasks in plan order; the input of a pull task is the state at the checkpoint it was planned
--- from (that checkpoint's event, written by this run or, for a resume, an earlier run of the thread)
+-- the run's tasks in plan order, with the checkpoint each was planned from (a pull task's input is the state
+-- saved there)
 SELECT k.task_id, k.name, k.step, k.status, k.attempts, k.created_at, k.finished_at, k.checkpoint_id,
-       k.spec -> 'send_arg' AS send_arg, k.outcome,
-       (SELECT e.data -> 'values' FROM events e
-        WHERE e.thread_id = k.thread_id AND e.event = 'checkpoint'
-          AND e.data ->> 'checkpoint_id' = k.checkpoint_id::text
-        ORDER BY e.pos DESC LIMIT 1) AS state
-FROM tasks k
+       k.spec -> 'send_arg' AS send_arg, k.outcome, k.thread_id, c.checkpoint
+FROM tasks k LEFT JOIN checkpoints c ON c.checkpoint_id = k.checkpoint_id
 WHERE k.run_id = $1
 ORDER BY k.step, k.created_at, k.task_id

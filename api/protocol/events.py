@@ -176,10 +176,10 @@ class ThreadEvents:
         graph = self.state.graphs.get(graph_id)
         mapper = FrameMapper(RUN_MODES, thread_id=str(self.thread_id),
                              state_keys=frozenset(graph.state_keys) if graph is not None else frozenset())
-        if graph is not None and row is not None and (row["kwargs"] or {}).get("input") is None:
-            from api.stream import _base_values  # the values a run continuing from a checkpoint starts with
+        if graph is not None and row is not None:
+            from api.stream import _base_values  # the values the run starts from (checkpoint events carry changes)
 
-            mapper.set_base(await _base_values(pool, graph, rid))
+            mapper.set_base(await _base_values(pool, graph, rid, self.thread_id))
         run = _RunEvents(mapper, graph_id or "graph")
         for r in earlier:
             run.events(StreamEvent(seq=r["seq"], event=r["event"], data=r["data"], created_at=r["created_at"]))

@@ -14,6 +14,10 @@ from uuid import UUID
 import asyncpg
 
 import sql
+from engine.core import codec
+from engine.core.compiled import as_compiled
+from engine.core.pregel import checkpoint_values
+from engine.durable import blobs
 from engine.errors import NotFound
 
 Q = sql.queries("dashboard.sql")
@@ -81,29 +85,38 @@ async def runs_page(conn: asyncpg.Connection, *, status: str | None, thread_id: 
     return {"items": [_run_row(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-def _task_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _task_row(row: Mapping[str, Any], state: Any) -> dict[str, Any]:
     outcome: Mapping[str, Any] = row["outcome"] or {}
-    writes = [w for w in outcome.get("writes") or [] if not str(w[0]).startswith(("branch:", "__"))]
+    writes = [(c, codec.to_wire(codec.decode(v))) for c, v in outcome.get("writes") or []
+              if not str(c).startswith(("branch:", "__"))]
     return {
         "task_id": row["task_id"], "name": row["name"], "step": row["step"], "status": row["status"],
         "attempts": row["attempts"], "created_at": row["created_at"], "finished_at": row["finished_at"],
         "duration": _seconds(row["created_at"], row["finished_at"]),
         "checkpoint_id": str(row["checkpoint_id"]),
         # a Send task gets its argument; a pull task reads the state it was planned from
-        "input": row["send_arg"] if row["send_arg"] is not None else row["state"],
+        "input": row["send_arg"] if row["send_arg"] is not None else state,
         "output": {str(channel): value for channel, value in writes} if outcome else None,
         "error": outcome.get("error"),
         "interrupts": outcome.get("interrupts") or [],
     }
 
 
-async def run_detail(conn: asyncpg.Connection, run_id: UUID, *, scope: Scope) -> dict[str, Any]:
-    """A run with its error, timings and tasks (404 when missing or out of scope)."""
+async def run_detail(conn: asyncpg.Connection, run_id: UUID, *, scope: Scope,
+                     graphs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A run with its error, timings and tasks (404 when missing or out of scope). A pull task's input is the
+    state saved at the checkpoint it was planned from (read with the run's graph, when it is loaded)."""
     row = await conn.fetchrow(Q["run"], run_id, _scope(scope))
     if row is None:
         raise NotFound(f"Run {run_id} not found")
     tasks = await conn.fetch(Q["run_tasks"], run_id)
+    graph = (graphs or {}).get(row["graph_id"])
+    states: dict[Any, Any] = {}
+    for t in tasks:
+        if graph is not None and t["checkpoint"] is not None and t["checkpoint_id"] not in states:
+            doc = await blobs.resolve(conn, t["thread_id"], t["checkpoint"])
+            states[t["checkpoint_id"]] = checkpoint_values(as_compiled(graph, row["graph_id"]), doc)
     run = {**_run_row(row), "kwargs": row["kwargs"], "metadata": row["metadata"], "step": row["step"],
            "cancel_requested": row["cancel_requested"], "last_seq": row["last_seq"],
            "started_at": row["started_at"], "queued_for": _seconds(row["created_at"], row["started_at"])}
-    return {"run": run, "tasks": [_task_row(t) for t in tasks]}
+    return {"run": run, "tasks": [_task_row(t, states.get(t["checkpoint_id"])) for t in tasks]}

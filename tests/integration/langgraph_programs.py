@@ -42,7 +42,10 @@ class Program:
 
 
 class ToolModel(GenericFakeChatModel):
-    """A fake chat model that can be bound to tools (it answers from its script either way)."""
+    """A fake chat model that can be bound to tools (it answers from its script either way). It does not
+    stream: GenericFakeChatModel's chunks would drop the tool calls."""
+
+    disable_streaming: bool = True
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolModel:
         return self

@@ -23,12 +23,30 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from duragraph.errors import CliError
+
 PG_OS_USER = "duragraph_pg"
 log = logging.getLogger("duragraph.services")
 
 
-class ServiceError(RuntimeError):
-    """A service could not be started or reached."""
+class ServiceError(CliError, RuntimeError):
+    """A service could not be started or reached (one line: the reason, and where the full log is)."""
+
+
+def _reason(text: str) -> str:
+    """The line of a server's output that says why it stopped (FATAL / ERROR), else its last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "FATAL:" in line or "ERROR:" in line:
+            return line.split("FATAL:", 1)[-1].split("ERROR:", 1)[-1].strip()
+    return lines[-1] if lines else "no output"
+
+
+def _socket_dir(pgdata: Path) -> str:
+    """The Unix socket goes in the data folder, unless its path would pass the 107-byte limit."""
+    import tempfile
+
+    return str(pgdata) if len(str(pgdata)) + len("/.s.PGSQL.65535") < 107 else tempfile.gettempdir()
 
 
 def free_port() -> int:
@@ -153,7 +171,7 @@ class EmbeddedPostgres:
                       "--encoding=UTF8", "--locale=C"]
             res = _run(initdb, self._run_as, 120)
             if res.returncode != 0:
-                raise ServiceError(f"initdb failed: {res.stderr.decode(errors='replace')}")
+                raise ServiceError(f"initdb failed: {_reason(res.stderr.decode(errors='replace'))}")
         if self._running_port() is not None:
             # a server left running on this data dir (e.g. after kill -9): adopt it, and stop it when done
             self.port = self._running_port() or 0
@@ -165,7 +183,7 @@ class EmbeddedPostgres:
         opts = [
             "-h 127.0.0.1",
             f"-p {self.port}",
-            f"-k {self.pgdata}",
+            f"-k {_socket_dir(self.pgdata)}",
             "-c max_connections=300",
             "-c shared_buffers=128MB",
         ]
@@ -176,7 +194,8 @@ class EmbeddedPostgres:
         if res.returncode != 0:
             log = (self.pgdata / "server.log")
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise ServiceError(f"PostgreSQL failed to start: {res.stderr.decode(errors='replace')}\n{tail}")
+            raise ServiceError(f"PostgreSQL failed to start: {_reason(tail or res.stderr.decode(errors='replace'))} "
+                               f"(log: {log})")
         self._started_here = True
         _wait_for_port(self.port, None, "PostgreSQL")
         return self

@@ -194,8 +194,9 @@ class EmbeddedPostgres:
         if res.returncode != 0:
             log = (self.pgdata / "server.log")
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise ServiceError(f"PostgreSQL failed to start: {_reason(tail or res.stderr.decode(errors='replace'))} "
-                               f"(log: {log})")
+            said = res.stderr.decode(errors="replace")
+            why = _reason(tail) if "FATAL:" in tail[-600:] else "; ".join(x for x in said.splitlines() if x.strip())
+            raise ServiceError(f"PostgreSQL failed to start: {why} (log: {log})")
         self._started_here = True
         _wait_for_port(self.port, None, "PostgreSQL")
         return self

@@ -105,8 +105,7 @@ async def run_worker(
 ) -> None:
     """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed). Started
     while the database is down, it waits for it. On stop, steps in flight get `shutdown_grace` seconds to
-    finish and commit; those still running after it are abandoned and re-run by another worker (their
-    committed steps are kept)."""
+    finish and commit; those still running after it are cancelled."""
     stop = stop or asyncio.Event()
     if not await wait_for_database(database_url, log, stop):
         return

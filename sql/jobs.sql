@@ -13,12 +13,14 @@ WHERE id = ANY($1::bigint[]) AND status IN ('todo', 'doing')
 
 -- name: requeue_stalled_jobs
 -- Jobs in 'doing' whose worker is gone or has not sent a heartbeat for $2 seconds go back to the queue
--- (checked again under the row lock: a job finished or re-fetched meanwhile is left alone).
+-- (checked again under the row lock: a job finished or re-fetched meanwhile is left alone); not while
+-- the server has been up for less than $3 seconds (see prune_stalled_workers).
 SELECT j.id, procrastinate_retry_job_v2(j.id, now(), NULL, NULL, NULL) FROM (
     SELECT j.id FROM procrastinate_jobs j
     LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
     WHERE j.status = 'doing' AND j.queue_name = $1
       AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => $2))
+      AND pg_postmaster_start_time() < now() - make_interval(secs => $3)
     FOR UPDATE OF j SKIP LOCKED
 ) j
 

@@ -37,7 +37,7 @@ async def reap_once(pool: asyncpg.Pool, stalled_after: float, grace: float = 0.0
             log.warning("declared dead (no heartbeat for %.1fs): worker(s) %s", stalled_after,
                         [r["worker_id"] for r in pruned])
         for queue in (STEP_QUEUE, WEBHOOK_QUEUE):
-            for row in await conn.fetch(Q["requeue_stalled_jobs"], queue, stalled_after):
+            for row in await conn.fetch(Q["requeue_stalled_jobs"], queue, stalled_after, grace):
                 requeued.append(int(row["id"]))
                 metrics.STEPS_REQUEUED.inc()
     if requeued:

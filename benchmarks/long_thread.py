@@ -17,25 +17,20 @@ import asyncio
 import base64
 import itertools
 import os
-import shutil
 import socket
 import statistics
-import tempfile
 import threading
 import time
-import uuid
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import uvicorn
+from fresh_database import fresh_database  # benchmarks/fresh_database.py (scripts run from this folder)
 from langchain_core.messages import AIMessage
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph_sdk import get_client
 
 from api.app import create_app
-from engine.durable.migrate import migrate
 from engine.durable.worker import run_worker
 
 TABLES = ("checkpoints", "checkpoint_blobs", "events", "outbox", "tasks", "runs", "threads", "procrastinate_jobs")
@@ -128,28 +123,10 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--variant", choices=["chat", "chain10", "both"], default="both")
     args = parser.parse_args()
-    from duragraph.services import EmbeddedPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="duragraph-long-"))
-    pg = None
-    try:
-        server = os.environ.get("DATABASE_URL")
-        if not server:
-            pg = EmbeddedPostgres(tmp / "postgres", durable=True).start()
-            server = pg.dsn
-        name = f"long_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-        dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
-        asyncio.run(migrate(dsn))
-        graphs = {"chat": chat(), "chain10": chain10()}
-        variants = ["chat", "chain10"] if args.variant == "both" else [args.variant]
-        with Api(dsn, graphs) as api:
-            asyncio.run(_run(dsn, api.url, graphs, variants, args))
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    graphs = {"chat": chat(), "chain10": chain10()}
+    variants = ["chat", "chain10"] if args.variant == "both" else [args.variant]
+    with fresh_database("long") as dsn, Api(dsn, graphs) as api:
+        asyncio.run(_run(dsn, api.url, graphs, variants, args))
 
 
 async def _run(dsn: str, url: str, graphs: dict[str, Any], variants: list[str], args: argparse.Namespace) -> None:
@@ -162,14 +139,6 @@ async def _run(dsn: str, url: str, graphs: dict[str, Any], variants: list[str], 
     finally:
         stop.set()
         await worker
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ def _ref_ns(thread_id: uuid.UUID, ref: Mapping[str, Any] | None) -> dict[str, An
             "checkpoint_id": ref["checkpoint_id"]}
 
 
+def _task(thread_id: uuid.UUID, t: Mapping[str, Any]) -> dict[str, Any]:
+    """A task of a state in the SDK's shape; a subgraph task carries its subgraph's state."""
+    nested = t.get("state")
+    return {"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
+            "interrupts": t.get("interrupts", []),
+            "checkpoint": _ref_ns(thread_id, nested["checkpoint"]) if nested else None,
+            "state": _nested(thread_id, nested) if nested else None,
+            "result": t.get("result")}
+
+
 def _nested(thread_id: uuid.UUID, state: Mapping[str, Any]) -> dict[str, Any]:
     """A subgraph's state in ThreadState shape (its checkpoints live under its namespace)."""
     checkpoint = _ref_ns(thread_id, state.get("checkpoint"))
@@ -42,11 +52,7 @@ def _nested(thread_id: uuid.UUID, state: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "values": state["values"],
         "next": state["next"],
-        "tasks": [{"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
-                   "interrupts": t.get("interrupts", []),
-                   "checkpoint": _ref_ns(thread_id, t["state"]["checkpoint"]) if t.get("state") else None,
-                   "state": _nested(thread_id, t["state"]) if t.get("state") else None,
-                   "result": t.get("result")} for t in state["tasks"]],
+        "tasks": [_task(thread_id, t) for t in state["tasks"]],
         "metadata": state.get("metadata") or {},
         "created_at": state.get("created_at"),
         "checkpoint": checkpoint,
@@ -105,11 +111,7 @@ class StateService:
         return {
             "values": snap["values"],
             "next": snap["next"],
-            "tasks": [{"id": t["id"], "name": t["name"], "path": t.get("path", []), "error": t.get("error"),
-                       "interrupts": t.get("interrupts", []),
-                       "checkpoint": _ref_ns(tid, t["state"]["checkpoint"]) if t.get("state") else None,
-                       "state": _nested(tid, t["state"]) if t.get("state") else None,
-                       "result": t.get("result")} for t in snap["tasks"]],
+            "tasks": [_task(tid, t) for t in snap["tasks"]],
             "metadata": row["metadata"],
             "created_at": row["created_at"].isoformat(),
             "checkpoint": _ref(tid, row["checkpoint_id"]),

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -158,16 +159,18 @@ def follow(client: Any, thread_id: str, start: Callable[..., Iterator[Any]], o: 
 def cmd_run(_s: Settings, args: argparse.Namespace) -> int:
     value = parse_json(args.input, "--input")
     o = out(args)
+    # a new thread is created with the run (if_not_exists), so a refused run leaves no empty thread behind
+    thread_id = args.thread or str(uuid.uuid4())
+    options = {"input": value, "if_not_exists": None if args.thread else "create"}
     with connected(args) as client:
-        thread_id = args.thread or client.threads.create()["thread_id"]
         if args.wait:
-            return follow(client, thread_id, lambda **kw: client.runs.stream(thread_id, args.graph, input=value,
+            return follow(client, thread_id, lambda **kw: client.runs.stream(thread_id, args.graph, **options,
                                                                             **kw), o)
         if args.stream:
-            for part in client.runs.stream(thread_id, args.graph, input=value, stream_mode="updates"):
+            for part in client.runs.stream(thread_id, args.graph, stream_mode="updates", **options):
                 o.event(part.event, part.data)
             return 0
-        run = client.runs.create(thread_id, args.graph, input=value)
+        run = client.runs.create(thread_id, args.graph, **options)
     o.record(run, ("run_id", "thread_id", "status"))
     o.note(f"follow it: duragraph runs tail {thread_id} {run['run_id']}")
     return 0

@@ -104,6 +104,12 @@ def test_approval_template_cli_client_and_hot_reload(tmp_path: Path, dev_in: lis
     dev = start_dev(project, dev_in)
     assert "Reload: on" in dev.output()
 
+    # an unknown graph: one line, and no empty thread left behind
+    refused = duragraph("run", "nope", "--wait", cwd=project, url=dev.url)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "404 Invalid assistant: 'nope'" in refused.stderr
+    assert json.loads(ok(duragraph("threads", "list", "--json", cwd=project, url=dev.url))) == []
+
     # run --wait: the live progress line names the nodes as they commit; stdout is the JSON result
     res = duragraph("run", "approval", "--input", '{"request": "refund"}', "--wait", "--json", cwd=project,
                     url=dev.url)

@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal, TypedDict
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
-from langgraph.config import get_config, get_stream_writer
+from langgraph.config import get_config, get_store, get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 from langgraph.types import Command, RetryPolicy, Send, interrupt
 from pydantic import BaseModel
 
@@ -379,6 +380,40 @@ def messages_reducer() -> Any:
     return g.compile()
 
 
+def store_use() -> Any:
+    """The store from a sync node (injected), a sync node (`get_store()`) and an async node
+    (`runtime.store`); it outlives the run, so a second run sees the first's items. Search order is the
+    store's own (DuraGraph's is the official server's: most recently updated first), so nodes sort."""
+
+    def remember(s: Log, *, store: BaseStore) -> dict[str, Any]:
+        n = len(store.search(("visits",), limit=100))
+        store.put(("visits",), f"v{n}", {"n": n, "tags": ["seen", str(n)]})
+        return {"log": [f"visit {n}"]}
+
+    def recall(s: Log) -> dict[str, Any]:
+        store = get_store()
+        first = store.get(("visits",), "v0")
+        matching = store.search(("visits",), filter={"n": 1})
+        return {"log": [f"first={first.value if first else None}", f"n=1: {sorted(i.key for i in matching)}"]}
+
+    async def tidy(s: Log, runtime: Runtime[None]) -> dict[str, Any]:
+        assert runtime.store is not None
+        await runtime.store.aput(("visits", "archive"), "last", {"x": s.get("x")})
+        await runtime.store.adelete(("visits",), "gone")  # deleting a missing item is no error
+        namespaces = sorted(await runtime.store.alist_namespaces(prefix=("visits",)))
+        keys = sorted(i.key for i in await runtime.store.asearch(("visits",), limit=100))
+        return {"log": [f"namespaces={[list(n) for n in namespaces]}", f"keys={keys}"]}
+
+    g = StateGraph(Log)
+    g.add_node("remember", remember)
+    g.add_node("recall", recall)
+    g.add_node("tidy", tidy)
+    g.add_edge(START, "remember")
+    g.add_edge("remember", "recall")
+    g.add_edge("recall", "tidy")
+    return g.compile()
+
+
 HUMAN = {"messages": [{"type": "human", "content": "hi", "id": "h1"}]}
 PROGRAMS: dict[str, Program] = {
     "chat": Program(chat, [Step(input=HUMAN)]),
@@ -412,4 +447,5 @@ PROGRAMS: dict[str, Program] = {
     "path_map": Program(path_map, [Step(input={"x": 50}), Step(input={"x": 1})]),
     "defer": Program(deferred, [Step(input={"x": 0})], parallel=True),
     "messages_reducer": Program(messages_reducer, [Step(input=HUMAN)]),
+    "store_use": Program(store_use, [Step(input={"x": 1}), Step(input={"x": 2})]),
 }

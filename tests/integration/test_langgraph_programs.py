@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 from langgraph_sdk import get_client
 
@@ -58,6 +59,7 @@ def _interrupt_values(items: Any) -> list[Any]:
 async def run_langgraph(program: P.Program) -> list[Observation]:
     graph = program.build()
     graph.checkpointer = InMemorySaver()
+    graph.store = InMemoryStore()  # DuraGraph gives nodes its Postgres store
     cfg: dict[str, Any] = {"configurable": {"thread_id": f"lg-{uuid.uuid4()}"}}
     seen: list[Observation] = []
     for step in program.steps:

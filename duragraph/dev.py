@@ -80,8 +80,10 @@ def check_port(host: str, port: int) -> None:
 
 def banner(settings: Settings, data_dir: Path, graphs: dict[str, object], reload: bool) -> str:
     base = f"http://{settings.host}:{settings.port}"
-    return (f"DuraGraph is running\n  API:   {base}\n  UI:    {base}/ui\n  Docs:  {base}/docs\n  Data:  {data_dir}\n"
-            f"  Database: {settings.database_url}\n  NATS:  {settings.nats_url}\n"
+    studio = any(o in ("*", *STUDIO_ORIGINS) for o in settings.cors_origins)
+    return (f"DuraGraph is running\n  API:   {base}\n  UI:    {base}/ui\n  Docs:  {base}/docs\n"
+            + (f"  Studio: {STUDIO_ORIGINS[0]}/studio/?baseUrl={base}\n" if studio else "")
+            + f"  Data:  {data_dir}\n  Database: {settings.database_url}\n  NATS:  {settings.nats_url}\n"
             f"  Graphs: {', '.join(sorted(graphs))}\n"
             f"  Reload: {'on (edit a graph file to reload it)' if reload else 'off'}\n"
             "Press Ctrl-C to stop.")

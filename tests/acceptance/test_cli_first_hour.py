@@ -65,7 +65,8 @@ def test_dev_owns_its_data_dir_and_port_and_serves_studio(tmp_path: Path) -> Non
         assert f"cannot listen on 127.0.0.1:{dev.port}" in one_line_error(taken)
         assert "DuraGraph is running" not in taken.stdout and not processes_using(other)
 
-        # LangGraph Studio's origin gets CORS answers by default
+        # LangGraph Studio's origin gets CORS answers by default (and the banner links Studio to this server)
+        assert f"  Studio: https://smith.langchain.com/studio/?baseUrl={dev.url}" in banner
         pre = httpx.options(f"{dev.url}/threads/search", timeout=10, headers={
             "Origin": STUDIO, "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "content-type"})

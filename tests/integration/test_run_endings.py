@@ -146,3 +146,45 @@ async def test_deleting_threads_while_their_runs_commit_steps_answers_no_5xx_and
             ends = await sql_rows(database_url, "SELECT data->>'status' AS s FROM events WHERE event = 'end' "
                                   "AND run_id = ANY($1::uuid[])", runs)
             assert sorted(r["s"] for r in ends) == ["interrupted"] * len(runs)
+
+
+async def hang(state: Count) -> dict[str, Any]:
+    await asyncio.sleep(60)
+    return {"n": 1}
+
+
+def hanging() -> Any:
+    g = StateGraph(Count)
+    g.add_node("first", bump)
+    g.add_node("hang", hang)
+    g.add_edge(START, "first")
+    g.add_edge("first", "hang")  # claimed by the worker that commits `first`: aborted by the run's end
+    g.add_edge("hang", END)
+    return g.compile()
+
+
+async def test_the_run_timeout_aborts_the_step_a_live_worker_runs(database_url: str) -> None:
+    from engine.durable.worker import run_worker
+
+    graphs = {"hang": hanging()}
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(database_url=database_url, graphs=graphs, concurrency=2,
+                                            stalled_after=3.0, reaper_interval=0.5, run_timeout=1.0, stop=stop,
+                                            install_signal_handlers=False))
+    try:
+        async with engine(database_url, graphs, workers=0) as e:
+            tid = await e.new_thread()
+            started = time.monotonic()
+            run = await e.run("hang", tid, input={"n": 0}, timeout=20)
+            assert run["status"] == "timeout" and time.monotonic() - started < 10
+            assert "run timeout of 1s" in run["error"]["message"]
+
+            async def hang_stopped() -> bool:
+                rows = await sql_rows(database_url, "SELECT id FROM procrastinate_jobs WHERE args->>'run_id' = $1 "
+                                                    "AND status IN ('todo', 'doing')", run["run_id"])
+                return not rows
+
+            await eventually(hang_stopped, within=10, what="the hanging step's job ended")
+    finally:
+        stop.set()
+        await worker

@@ -69,6 +69,7 @@ async def test_a_step_failing_in_the_commit_path_ends_its_run_error_within_the_r
         started = time.monotonic()
         result = await client.runs.wait(thread["thread_id"], "steps", input={"n": 0}, raise_error=False)
         took = time.monotonic() - started
+        assert isinstance(result, dict)
         err = result["__error__"]
         assert err["error"] == "RaiseError"
         assert "boom" in err["message"] and "injected commit failure" in err["message"]

@@ -109,7 +109,8 @@ async def run_worker(
     stop = stop or asyncio.Event()
     if not await wait_for_database(database_url, log, stop):
         return
-    pool = await create_pool(database_url, max_size=concurrency + 4)
+    # min_size 0: asyncpg keeps no connection floor, so an outage is not a traceback per retry in its log
+    pool = await create_pool(database_url, min_size=0, max_size=concurrency + 4)
     rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
     metrics.watch_pool(pool, "worker")
     claims = Claims()

@@ -20,6 +20,12 @@ from tests.integration.api_support import live
 class S(TypedDict, total=False):
     user: str
     log: Annotated[list[str], operator.add]
+    note: str
+
+
+class Inner(TypedDict, total=False):
+    user: str
+    note: str
 
 
 def remember(state: S, *, store: BaseStore) -> dict[str, Any]:
@@ -45,6 +51,11 @@ async def bump(state: S, runtime: Runtime[None]) -> dict[str, Any]:
     return {"log": [f"bumped, namespaces={[list(n) for n in namespaces]}"]}
 
 
+def inner_note(state: Inner) -> dict[str, Any]:  # a node of a subgraph: it gets the parent's store
+    get_store().put(("notes", state["user"]), "from-subgraph", {"text": "written inside a subgraph"})
+    return {"note": "subgraph noted"}
+
+
 def semantic(state: S, *, store: BaseStore) -> dict[str, Any]:
     store.search(("users",), query="who visited?")
     return {}
@@ -55,9 +66,14 @@ def build() -> Any:
     g.add_node("remember", remember)
     g.add_node("recall", recall)
     g.add_node("bump", bump)
+    inner = StateGraph(Inner)
+    inner.add_node("note", inner_note)
+    inner.add_edge(START, "note")
+    g.add_node("sub", inner.compile())
     g.add_edge(START, "remember")
     g.add_edge("remember", "recall")
     g.add_edge("recall", "bump")
+    g.add_edge("bump", "sub")
     return g.compile()
 
 
@@ -78,10 +94,13 @@ async def test_nodes_and_the_store_api_share_items(database_url: str, user: str)
         assert isinstance(out, dict)
         assert out["log"] == ["remembered", "visits=1", "note={'text': 'written by a client'}",
                               "found=['profile']", "bumped, namespaces=[['users', 'ada']]"]
+        assert out["note"] == "subgraph noted"
         item = await client.store.get_item(["users", user], "profile")
         assert item["value"] == {"name": user, "visits": 2}  # the async node's put, seen through the API
         found = await client.store.search_items(["users"])
         assert [i["key"] for i in found["items"]] == ["profile"]
+        note = await client.store.get_item(["notes", user], "from-subgraph")
+        assert note["value"] == {"text": "written inside a subgraph"}
 
         run = await client.runs.wait(None, "semantic", input={"user": user}, raise_error=False)
         assert "semantic search" in str(run)

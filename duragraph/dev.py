@@ -31,6 +31,8 @@ from duragraph.serve import (
 )
 from duragraph.settings import Settings
 
+# on a reload or Ctrl-C, open streams (Studio keeps some open) get this long before they are cut
+DRAIN_SECONDS = 2
 # LangGraph Studio (the hosted UI) talks to a local server from this origin
 STUDIO_ORIGINS = ("https://smith.langchain.com",)
 
@@ -109,7 +111,8 @@ async def run_dev(settings: Settings, graphs: dict[str, object], security: Any, 
                 print(text, flush=True)
 
             parts: asyncio.Future[Any] = asyncio.gather(
-                serve_api(settings, graphs, inner, security, announce), serve_worker(settings, graphs, inner),
+                serve_api(settings, graphs, inner, security, announce, drain=DRAIN_SECONDS),
+                serve_worker(settings, graphs, inner),
                 return_exceptions=True)
             outer = asyncio.create_task(stop.wait())
             nxt = asyncio.create_task(reloads.get())

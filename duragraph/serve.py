@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -115,9 +116,11 @@ async def until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None
 
 
 async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio.Event, security: Any = None,
-                    started: Callable[[], None] | None = None) -> None:
-    """Serve until `stop`; `started()` is called once the socket listens. A port that cannot be bound is a
-    CliError (and sets `stop`, so the components beside it end too)."""
+                    started: Callable[[], None] | None = None, drain: int | None = None) -> None:
+    """Serve until `stop`; `started()` is called once the socket listens. Then open requests and streams
+    get `drain` seconds (default: the shutdown grace) before they are cut (an SSE client resumes with
+    Last-Event-ID). A port that cannot be bound is a CliError (and sets `stop`, so the components beside
+    it end too)."""
     import uvicorn
 
     from api.app import create_app
@@ -129,8 +132,10 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
 
     settings = with_http_options(settings)
     app = create_app(database_url=settings.database_url, graphs=graphs, settings=settings, security=security)
-    server = Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="critical",
-                                   lifespan="on", ws="websockets-sansio"))  # the protocol's WebSockets
+    server = Server(uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="critical", lifespan="on",
+        ws="websockets-sansio",  # the protocol's WebSockets
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) if drain is None else drain))
     task = asyncio.create_task(server.serve())
     waiter = asyncio.create_task(stop.wait())
     while not server.started and not task.done() and not stop.is_set():

@@ -8,13 +8,16 @@ The templates are plain LangGraph code (langgraph.json, `from langgraph.graph im
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
@@ -134,7 +137,19 @@ def test_approval_template_cli_client_and_hot_reload(tmp_path: Path, dev_in: lis
     assert "Traceback" not in dev.output()
     assert client_ok(dev.url)
 
-    # edit the node the resumed run will execute next; the server reloads it
+    # edit the node the resumed run will execute next; the server reloads it, even with a stream open
+    # (as LangGraph Studio keeps one): the stream is cut after a short drain
+    opened = threading.Event()
+
+    def hold_a_stream() -> None:
+        with contextlib.suppress(httpx.HTTPError), httpx.stream(
+                "GET", f"{dev.url}/threads/{thread}/stream", timeout=120) as response:
+            opened.set()
+            for _ in response.iter_bytes():
+                pass
+
+    threading.Thread(target=hold_a_stream, daemon=True).start()
+    assert opened.wait(30)
     graph.write_text(source.replace('{"outcome": "sent" if', '{"outcome": "sent by v2" if'))
     eventually_sync(lambda: "reloaded: approval" in dev.output(), within=30, what="the reload")
 

@@ -26,6 +26,7 @@ from litestar.types import ControllerRouterHandler, Serializer
 from api import docs
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
+from api.idempotency import provide_idempotency_key
 from api.retry import retry_transient
 from api.telemetry import (
     MetricsController,
@@ -205,6 +206,7 @@ def create_app(
             "graphs": Provide(provide_graphs),
             "settings": Provide(provide_settings),
             "authz": Provide(provide_authz),
+            "idempotency_key": Provide(provide_idempotency_key),
         },
         # outermost first: every response carries its request id, refused ones are counted too
         middleware=[request_id_middleware(), prometheus_config().middleware,

@@ -4,11 +4,13 @@ graph / schemas / subgraphs of the assistant's compiled graph."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from litestar import Response, Router, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn, Graphs
+from api.idempotency import IdemKey
 from api.schemas import (
     AssistantCount,
     AssistantCreate,
@@ -23,7 +25,7 @@ from api.schemas import (
     parse_uuid,
     select_fields,
 )
-from engine.durable import access, assistants
+from engine.durable import access, assistants, idempotency
 from engine.durable.ids import uuid7
 from engine.errors import InvalidInput, NotFound, Unsupported
 
@@ -34,20 +36,27 @@ def _aid(assistant_id: str, graphs: Graphs) -> Any:
 
 @post("/assistants", status_code=200)
 async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn, graphs: Graphs,
-                           authz: AuthzDep) -> dict[str, Any]:
+                           authz: AuthzDep, idempotency_key: IdemKey) -> dict[str, Any]:
     assistants.require_graph(data.graph_id, graphs.keys())
     aid = parse_uuid(data.assistant_id, "assistant") if data.assistant_id else uuid7()
     value: dict[str, Any] = {"assistant_id": aid, "graph_id": data.graph_id, "config": data.config or {},
                              "context": data.context or {}, "metadata": dict(data.metadata or {}),
                              "if_exists": data.if_exists or "raise", "name": data.name}
     scope = await authz("assistants", "create", value)  # handlers may stamp value["metadata"]
-    created = await assistants.create(
-        conn, graph_id=data.graph_id, assistant_id=aid, config=data.config, context=data.context,
-        metadata=value["metadata"], name=data.name, description=data.description,
-        if_exists=data.if_exists or "raise",
-    )
-    await access.require_assistant(conn, aid, scope)  # do_nothing on another caller's id: not shown
-    return created
+
+    async def create() -> dict[str, Any]:
+        created = await assistants.create(
+            conn, graph_id=data.graph_id, assistant_id=aid, config=data.config, context=data.context,
+            metadata=value["metadata"], name=data.name, description=data.description,
+            if_exists=data.if_exists or "raise",
+        )
+        await access.require_assistant(conn, aid, scope)  # do_nothing on another caller's id: not shown
+        return created
+
+    async with conn.transaction():
+        return await idempotency.once(conn, idempotency_key, create,
+                                      lambda a: {"assistant_id": str(a["assistant_id"])},
+                                      lambda ids: assistants.get(conn, UUID(ids["assistant_id"])))
 
 
 @post("/assistants/search", status_code=200)

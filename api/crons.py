@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn, Graphs
 from api.auth import Authz
+from api.idempotency import IdemKey
 from api.schemas import (
     CronCount,
     CronCreate,
@@ -25,7 +26,8 @@ from api.schemas import (
     parse_uuid,
     select_fields,
 )
-from engine.durable import assistants, crons
+from engine.durable import assistants, crons, idempotency
+from engine.durable.idempotency import IdempotencyKey
 from engine.errors import BadRequest
 
 
@@ -36,7 +38,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn, graphs: Graphs,
-                  authz: Authz) -> dict[str, Any]:
+                  authz: Authz, key: IdempotencyKey | None) -> dict[str, Any]:
     payload = {f: getattr(data, f) for f in crons.PAYLOAD_FIELDS if getattr(data, f, None) is not None}
     if thread_id is not None:  # the cron's runs act on the thread: the caller must be allowed to run on it
         await authz.thread("create_run", thread_id, assistant_id=data.assistant_id, metadata={})
@@ -45,6 +47,14 @@ async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn, graphs: 
                              "metadata": dict(data.metadata or {})}
     await authz("crons", "create", value)  # handlers may stamp value["metadata"] (e.g. the owner)
     data.metadata = value["metadata"]
+    async with conn.transaction():
+        return await idempotency.once(conn, key, lambda: _insert(data, thread_id, payload, conn, graphs, value),
+                                      lambda c: {"cron_id": str(c["cron_id"])},
+                                      lambda ids: crons.get(conn, UUID(ids["cron_id"])))
+
+
+async def _insert(data: CronCreate, thread_id: UUID | None, payload: dict[str, Any], conn: Conn, graphs: Graphs,
+                  value: dict[str, Any]) -> dict[str, Any]:
     return await crons.create(
         conn,
         assistant_id=assistants.resolve_id(data.assistant_id, graphs.keys()),
@@ -62,13 +72,14 @@ async def _create(data: CronCreate, thread_id: UUID | None, conn: Conn, graphs: 
 
 @post("/threads/{thread_id:str}/runs/crons", status_code=200)
 async def create_thread_cron(thread_id: FromPath[str], data: JSONBody[CronCreate], conn: Conn,
-                             graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
-    return await _create(data, parse_uuid(thread_id), conn, graphs, authz)
+                             graphs: Graphs, authz: AuthzDep, idempotency_key: IdemKey) -> dict[str, Any]:
+    return await _create(data, parse_uuid(thread_id), conn, graphs, authz, idempotency_key)
 
 
 @post("/runs/crons", status_code=200)
-async def create_cron(data: JSONBody[CronCreate], conn: Conn, graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
-    return await _create(data, None, conn, graphs, authz)
+async def create_cron(data: JSONBody[CronCreate], conn: Conn, graphs: Graphs, authz: AuthzDep,
+                      idempotency_key: IdemKey) -> dict[str, Any]:
+    return await _create(data, None, conn, graphs, authz, idempotency_key)
 
 
 @post("/runs/crons/search", status_code=200)

@@ -16,10 +16,13 @@ from litestar.response import Stream
 
 from api.app import ApiResponse, AuthzDep
 from api.auth import Authz
+from api.faults import fault_point
+from api.idempotency import IdemKey
 from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid, select_fields
 from engine.core import codec
 from engine.durable import access, threads
+from engine.durable.idempotency import IdempotencyKey
 from engine.durable.runs import RunRequest, RunService, system_assistant_id
 from engine.durable.runtime import Runtime
 from engine.durable.state import StateService
@@ -116,8 +119,11 @@ async def _check_assistant(state: State, authz: Authz, assistant_id: str) -> Non
         await authz.assistant("read", aid)
 
 
-async def _create(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None) -> dict[str, Any]:
-    return await runs_of(state).create(await authorized_request(state, authz, body, thread_id))
+async def _create(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None,
+                  key: IdempotencyKey | None) -> dict[str, Any]:
+    run = await runs_of(state).create(await authorized_request(state, authz, body, thread_id), key)
+    fault_point(state, "after_run_commit")
+    return run
 
 
 def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
@@ -151,33 +157,38 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
 
 @post("/threads/{thread_id:str}/runs", status_code=200)
 async def create_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State,
-                     authz: AuthzDep) -> Response[Any]:
-    run = await _create(state, authz, data, parse_uuid(thread_id))
+                     authz: AuthzDep, idempotency_key: IdemKey) -> Response[Any]:
+    run = await _create(state, authz, data, parse_uuid(thread_id), idempotency_key)
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], False))
 
 
 @post("/runs", status_code=200)
-async def create_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Response[Any]:
-    run = await _create(state, authz, data, None)
+async def create_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
+                               idempotency_key: IdemKey) -> Response[Any]:
+    run = await _create(state, authz, data, None, idempotency_key)
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], True))
 
 
 @post("/runs/batch", status_code=200)
-async def create_batch(data: JSONBody[list[RunCreate]], state: State, authz: AuthzDep) -> list[dict[str, Any]]:
+async def create_batch(data: JSONBody[list[RunCreate]], state: State, authz: AuthzDep,
+                       idempotency_key: IdemKey) -> list[dict[str, Any]]:
     if not data:
         raise InvalidInput("runs/batch needs at least one run")
-    return [await _create(state, authz, body, None) for body in data]
+    reqs = [await authorized_request(state, authz, body, None) for body in data]
+    return await runs_of(state).create_batch(reqs, idempotency_key)
 
 
 @post("/threads/{thread_id:str}/runs/wait", status_code=200)
-async def wait_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
-    run = await _create(state, authz, data, parse_uuid(thread_id))
+async def wait_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep,
+                   idempotency_key: IdemKey) -> Stream:
+    run = await _create(state, authz, data, parse_uuid(thread_id), idempotency_key)
     return _wait_stream(state, run, data)
 
 
 @post("/runs/wait", status_code=200)
-async def wait_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
-    run = await _create(state, authz, data, None)
+async def wait_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
+                             idempotency_key: IdemKey) -> Stream:
+    run = await _create(state, authz, data, None, idempotency_key)
     return _wait_stream(state, run, data)
 
 

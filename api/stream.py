@@ -29,6 +29,7 @@ import sql
 from api import runs as runs_api
 from api.app import AuthzDep
 from api.auth import Authz
+from api.idempotency import IdemKey
 from api.live import LiveHub, fetch_run_events, run_events, thread_events
 from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
@@ -36,6 +37,7 @@ from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_even
 from api.telemetry import count_open
 from engine.core.api import checkpoint_values
 from engine.durable import blobs
+from engine.durable.idempotency import IdempotencyKey
 from engine.errors import InvalidInput, NotFound
 
 Q = sql.queries("stream.sql")
@@ -184,10 +186,12 @@ async def _run_info(state: State, run_id: uuid.UUID) -> asyncpg.Record:
     return row
 
 
-async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None) -> Stream:
+async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None,
+                             key: IdempotencyKey | None) -> Stream:
     request = await runs_api.authorized_request(state, authz, body, thread_id)
     service = runs_api.runs_of(state)
-    created = await service.create(request)
+    # a repeat with the same Idempotency-Key streams the first request's run, from its start
+    created = await service.create(request, key)
     run = await _run_info(state, uuid.UUID(created["run_id"]))
     stateless = bool(created["kwargs"].get("temporary"))  # the engine deletes the temporary thread
     gen = run_stream(state, run, request.stream_mode, resume=None, live_only=False,
@@ -196,13 +200,15 @@ async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread
 
 
 @post("/threads/{thread_id:str}/runs/stream", status_code=200)
-async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
-    return await _create_and_stream(state, authz, data, parse_uuid(thread_id))
+async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep,
+                     idempotency_key: IdemKey) -> Stream:
+    return await _create_and_stream(state, authz, data, parse_uuid(thread_id), idempotency_key)
 
 
 @post("/runs/stream", status_code=200)
-async def stream_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep) -> Stream:
-    return await _create_and_stream(state, authz, data, None)
+async def stream_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
+                               idempotency_key: IdemKey) -> Stream:
+    return await _create_and_stream(state, authz, data, None, idempotency_key)
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}/stream")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn
+from api.idempotency import IdemKey
 from api.schemas import (
     ThreadCount,
     ThreadCreate,
@@ -23,7 +25,7 @@ from api.schemas import (
     select_fields,
     ttl_of,
 )
-from engine.durable import access, threads
+from engine.durable import access, idempotency, threads
 from engine.durable.ids import uuid7
 from engine.errors import Conflict, InvalidInput, Unsupported
 
@@ -87,7 +89,7 @@ def _superstep_updates(supersteps: list[dict[str, Any]]) -> list[tuple[Any, str 
 
 @post("/threads", status_code=200)
 async def create_thread(
-    conn: Conn, state: State, authz: AuthzDep, data: JSONBody[ThreadCreate | None] = None
+    conn: Conn, state: State, authz: AuthzDep, idempotency_key: IdemKey, data: JSONBody[ThreadCreate | None] = None
 ) -> dict[str, Any]:
     data = data or ThreadCreate()
     metadata = dict(data.metadata or {})
@@ -102,11 +104,22 @@ async def create_thread(
     if data.ttl is not None:
         value["ttl"] = data.ttl
     scope = await authz("threads", "create", value)  # handlers may stamp value["metadata"] (e.g. the owner)
-    thread = await threads.create(conn, thread_id=tid, metadata=value["metadata"],
-                                  if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl))
-    if scope is not None and not await access.thread_in_scope(conn, tid, scope):
-        raise Conflict(f"Thread with ID {tid} already exists")  # another caller's (do_nothing): not shown
-    if updates:
+    fresh = False
+
+    async def create() -> dict[str, Any]:
+        nonlocal fresh
+        fresh = True
+        thread = await threads.create(conn, thread_id=tid, metadata=value["metadata"],
+                                      if_exists=data.if_exists or "raise", ttl=ttl_of(data.ttl))
+        if scope is not None and not await access.thread_in_scope(conn, tid, scope):
+            raise Conflict(f"Thread with ID {tid} already exists")  # another caller's (do_nothing): not shown
+        return thread
+
+    # an Idempotency-Key is committed with the thread row; supersteps are applied after that commit
+    async with conn.transaction():
+        thread = await idempotency.once(conn, idempotency_key, create, lambda t: {"thread_id": str(t["thread_id"])},
+                                        lambda ids: threads.get(conn, UUID(ids["thread_id"])))
+    if updates and fresh:
         tid = parse_uuid(str(thread["thread_id"]))
         try:
             for values, as_node in updates:

@@ -164,7 +164,8 @@ async def serve_worker(settings: Settings, graphs: dict[str, object], stop: asyn
         database_url=settings.database_url, graphs=graphs,  # type: ignore[arg-type]
         subject_prefix=settings.subject_prefix, concurrency=settings.worker_concurrency,
         stalled_after=settings.stalled_after_seconds, reaper_interval=settings.reaper_interval_seconds,
-        shutdown_grace=settings.shutdown_grace_seconds, run_timeout=settings.run_timeout_seconds, stop=stop,
+        shutdown_grace=settings.shutdown_grace_seconds, run_timeout=settings.run_timeout_seconds,
+        idempotency_retention=settings.idempotency_retention_seconds, stop=stop,
         install_signal_handlers=False,
     )
 

@@ -27,6 +27,10 @@ class Settings:
     outbox_retention_seconds: float = 3600.0
     # on Ctrl-C / SIGTERM a worker lets the steps it runs finish (and commit) for up to this long
     shutdown_grace_seconds: float = 30.0
+    # how long an `Idempotency-Key` is remembered (api/idempotency.py)
+    idempotency_retention_seconds: float = 24 * 3600.0
+    # tests only: the API process kills itself at this fault point (api/faults.py)
+    test_fault: str = ""
     data_dir: Path = Path(".duragraph")
     # access: without an "auth" handler in the config, these keys (any one) are required in `x-api-key`
     api_keys: tuple[str, ...] = ()
@@ -60,6 +64,9 @@ class Settings:
             run_timeout_seconds=float(env["DURAGRAPH_RUN_TIMEOUT"]) if env.get("DURAGRAPH_RUN_TIMEOUT") else None,
             outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
             shutdown_grace_seconds=float(env.get("DURAGRAPH_SHUTDOWN_GRACE", str(d.shutdown_grace_seconds))),
+            idempotency_retention_seconds=float(env.get("DURAGRAPH_IDEMPOTENCY_RETENTION",
+                                                        str(d.idempotency_retention_seconds))),
+            test_fault=env.get("DURAGRAPH_TEST_FAULT", ""),
             data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
             api_keys=_csv(env.get("DURAGRAPH_API_KEYS", "")),
             cors_origins=_csv(env.get("DURAGRAPH_CORS_ORIGINS", "")),

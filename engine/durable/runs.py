@@ -11,7 +11,8 @@ from typing import Any, Literal
 import asyncpg
 
 import sql
-from engine.durable import jobs, lifecycle, metrics, tracing
+from engine.durable import idempotency, jobs, lifecycle, metrics, tracing
+from engine.durable.idempotency import IdempotencyKey
 from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
 from engine.durable.waiter import TERMINAL, RunWaiter
@@ -95,9 +96,33 @@ class RunService:
             f"{sorted(self.rt.graphs)}"
         )
 
-    async def create(self, req: RunRequest) -> dict[str, Any]:
+    async def create(self, req: RunRequest, key: IdempotencyKey | None = None) -> dict[str, Any]:
+        """Create a run; with an idempotency `key`, a repeat of the request returns the run it created."""
         async with self.rt.pool.acquire() as conn, conn.transaction():
-            return await self.create_in(conn, req)
+            return await idempotency.once(
+                conn, key, lambda: self.create_in(conn, req), lambda run: {"run_id": run["run_id"]},
+                lambda ids: self._existing(conn, ids["run_id"]),
+            )
+
+    async def create_batch(self, reqs: Sequence[RunRequest], key: IdempotencyKey | None = None
+                           ) -> builtins.list[dict[str, Any]]:
+        """Create several runs in one transaction: all of them or none."""
+
+        async def create() -> builtins.list[dict[str, Any]]:
+            return [await self.create_in(conn, req) for req in reqs]
+
+        async def replay(ids: dict[str, Any]) -> builtins.list[dict[str, Any]]:
+            return [await self._existing(conn, rid) for rid in ids["run_ids"]]
+
+        async with self.rt.pool.acquire() as conn, conn.transaction():
+            return await idempotency.once(conn, key, create, lambda runs: {"run_ids": [r["run_id"] for r in runs]},
+                                          replay)
+
+    async def _existing(self, conn: asyncpg.Connection, run_id: str) -> dict[str, Any]:
+        row = await conn.fetchrow(Q["get_run"], uuid.UUID(run_id))
+        if row is None:
+            raise NotFound(f"Run {run_id}, created for this Idempotency-Key, no longer exists.")
+        return run_json(row)
 
     async def create_in(self, conn: asyncpg.Connection, req: RunRequest) -> dict[str, Any]:
         """Create (and start, unless it must wait) a run inside the caller's transaction."""

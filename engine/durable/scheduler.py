@@ -1,5 +1,5 @@
 """Housekeeping every worker runs: fire due crons, end runs past the run timeout, purge expired store
-items and threads.
+items, threads and idempotency keys.
 
 Crons fire exactly once per due time with any number of workers: `crons.claim_due` locks due rows with
 SKIP LOCKED and advances them in the same transaction that creates their runs. After downtime, the
@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from engine.durable import crons, kv, threads
+from engine.durable import crons, idempotency, kv, threads
 from engine.durable.periodic import every
 from engine.durable.runs import RunRequest, RunService
 from engine.durable.timeouts import end_timed_out_runs
@@ -66,7 +66,8 @@ async def fire_due(pool: asyncpg.Pool, runs: RunService, now: dt.datetime | None
 
 
 async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asyncio.Event,
-                           interval: float = 1.0, sweep_every: float = 60.0, run_timeout: float | None = None) -> None:
+                           interval: float = 1.0, sweep_every: float = 60.0, run_timeout: float | None = None,
+                           idempotency_retention: float = idempotency.DEFAULT_RETENTION_SECONDS) -> None:
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
 
@@ -80,5 +81,6 @@ async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asynci
             await kv.purge_expired(pool)
             async with pool.acquire() as conn:
                 await threads.delete_expired(conn)
+            await idempotency.delete_expired(pool, idempotency_retention)
 
     await every(interval, stop, one_pass, log, "housekeeping")

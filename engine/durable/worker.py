@@ -20,6 +20,7 @@ from engine.durable import jobs, metrics, threads
 from engine.durable.claims import Claims
 from engine.durable.db import create_pool
 from engine.durable.failures import StepRetry, fail_job
+from engine.durable.idempotency import DEFAULT_RETENTION_SECONDS
 from engine.durable.jobmanager import WorkerJobManager
 from engine.durable.lifecycle import start_due_run
 from engine.durable.outage import wait_for_database
@@ -100,6 +101,7 @@ async def run_worker(
     reaper_interval: float = 2.0,
     shutdown_grace: float = 30.0,
     run_timeout: float | None = None,
+    idempotency_retention: float = DEFAULT_RETENTION_SECONDS,
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
@@ -125,7 +127,8 @@ async def run_worker(
             rechecker = asyncio.create_task(
                 every(max(reaper_interval, heartbeat), stop, lambda: claims.recheck(pool), log, "claims re-check"))
             housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop,
-                                                                run_timeout=run_timeout))
+                                                                run_timeout=run_timeout,
+                                                                idempotency_retention=idempotency_retention))
             sampler = asyncio.create_task(metrics.run_queue_sampler(
                 pool, (jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE), interval=reaper_interval, stop=stop))
             worker = asyncio.create_task(

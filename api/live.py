@@ -13,6 +13,10 @@ A run stream (`run_events`) is lossless and duplicate-free by construction:
    0.2 s while it is not), so a dead relay or NATS costs latency, never events; after a NATS
    reconnect the hub re-subscribes and pokes every stream to re-read Postgres;
 4. the run's `end` event ends it.
+5. a PostgreSQL outage (restart, failover) does not end it: each read is retried with a capped backoff
+   while the stream goes on yielding None (heartbeats), and the stream continues from its last id
+   once the database is back; an outage longer than `outage_bound` seconds raises `DatabaseOutage`,
+   which the SSE layer turns into an `error` frame (api/stream.py).
 
 A thread stream (`thread_events`) reads Postgres by the events' global `pos`; JetStream messages for
 the thread only wake it up (as do the same polls).
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import nats
@@ -39,11 +45,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 import sql
 from api.sse import StreamEvent
+from engine.durable.outage import Backoff, is_transient
 
 log = logging.getLogger("duragraph.live")
 Q = sql.queries("stream.sql")
 
 BATCH = 500
+T = TypeVar("T")
 RESYNC = object()  # "re-read Postgres": put in every watch's queue after a (re)subscribe
 
 
@@ -67,6 +75,8 @@ class HubConfig:
     safety_poll: float = 1.0  # Postgres poll while NATS is healthy (covers a dead relay)
     degraded_poll: float = 0.2  # Postgres poll while NATS is down or not subscribed
     retry_interval: float = 0.5
+    outage_bound: float = 60.0  # an open stream waits this long for an unreachable database, then ends
+    outage_backoff_cap: float = 1.0  # the longest pause between two reads during an outage
 
 
 class LiveHub:
@@ -208,6 +218,60 @@ class LiveHub:
                 await asyncio.sleep(cfg.retry_interval)
 
 
+# -- riding out a database outage ---------------------------------------------------------------
+
+
+class DatabaseOutage(Exception):
+    """The database stayed unreachable longer than the stream's bound."""
+
+
+class ReadRetry:
+    """One stream's reads during a database outage: a capped backoff, one log line when the outage
+    starts and one when it ends, and `DatabaseOutage` once it lasted longer than `bound` seconds."""
+
+    def __init__(self, bound: float, cap: float, what: str) -> None:
+        self.bound, self.what = bound, what
+        self.backoff = Backoff(first=0.05, cap=cap)
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> float:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            log.warning("%s: database unreachable (%r); retrying", self.what, exc)
+        if now - self.since > self.bound:
+            raise DatabaseOutage(f"the database has been unreachable for over {self.bound:g}s") from exc
+        return self.backoff.next()
+
+    def succeeded(self) -> None:
+        if self.since is not None:
+            log.info("%s: database back after %.1fs", self.what, time.monotonic() - self.since)
+            self.since = None
+            self.backoff.reset()
+
+
+def hub_retry(hub: LiveHub, what: str) -> ReadRetry:
+    return ReadRetry(hub.config.outage_bound, hub.config.outage_backoff_cap, what)
+
+
+async def reading(read: Callable[[], Awaitable[T]], retry: ReadRetry) -> AsyncIterator[T | None]:
+    """`read()` until it succeeds: yields None after each transient failure (the caller's chance to
+    send a heartbeat), then the result, once."""
+    while True:
+        try:
+            result = await read()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            delay = retry.failed(exc)
+            yield None
+            await asyncio.sleep(delay)
+            continue
+        retry.succeeded()
+        yield result
+        return
+
+
 # -- event sources ---------------------------------------------------------------------------
 
 
@@ -233,11 +297,21 @@ async def run_events(
     on_idle: Callable[[], None] | None = None,
 ) -> AsyncIterator[StreamEvent | None]:
     """The run's events with `seq > after`, in order, each exactly once, until its `end` event.
-    Yields None when nothing happened for a poll interval (the caller's chance to send a heartbeat)."""
+    Yields None when nothing happened for a poll interval, or while the database is unreachable (the
+    caller's chance to send a heartbeat)."""
+    retry = hub_retry(hub, f"run stream {run_id}")
     with hub.watch(run_id=run_id) as w:
         last = after
-        pending = await fetch_run_events(pool, run_id, last)
+        fetch_needed = True
+        pending: list[StreamEvent] = []
         while True:
+            if fetch_needed:
+                async for got in reading(functools.partial(fetch_run_events, pool, run_id, last), retry):
+                    if got is None:
+                        yield None
+                    else:
+                        pending = got
+            fetch_needed = False
             for ev in pending:
                 if ev.seq <= last:
                     continue  # live and replay overlap
@@ -248,29 +322,38 @@ async def run_events(
                 if ev.event == "end":
                     return
             item = await w.get(hub.poll_interval)
+            pending = []
             if item is None:
                 yield None
-                pending = await fetch_run_events(pool, run_id, last)
+                fetch_needed = True
             elif item is RESYNC:
-                pending = await fetch_run_events(pool, run_id, last)
-            elif item.seq <= last:
-                pending = []
+                fetch_needed = True
             elif item.seq == last + 1:
                 pending = [item]
-            else:  # a gap: the missing events (and this one) are committed; read them
-                pending = await fetch_run_events(pool, run_id, last)
+            elif item.seq > last + 1:  # a gap: the missing events (and this one) are committed; read them
+                fetch_needed = True
 
 
 async def thread_events(
     pool: asyncpg.Pool, hub: LiveHub, thread_id: uuid.UUID, after_pos: int
 ) -> AsyncIterator[StreamEvent | None]:
     """Every event of every run on the thread with `pos > after_pos`, by `pos`; never ends. Yields
-    None when idle."""
+    None when idle, or while the database is unreachable."""
+    retry = hub_retry(hub, f"thread stream {thread_id}")
+
+    async def fetch() -> list[asyncpg.Record]:
+        async with pool.acquire() as conn:
+            return list(await conn.fetch(Q["thread_events_after"], thread_id, last, BATCH))
+
     with hub.watch(thread_id=thread_id) as w:
         last = after_pos
         while True:
-            async with pool.acquire() as conn:
-                rows = await conn.fetch(Q["thread_events_after"], thread_id, last, BATCH)
+            rows: list[asyncpg.Record] = []
+            async for got in reading(fetch, retry):
+                if got is None:
+                    yield None
+                else:
+                    rows = got
             for r in rows:
                 last = int(r["pos"])
                 yield _event(r, str(r["run_id"]))
@@ -291,7 +374,7 @@ async def live_lifespan(app: Litestar) -> AsyncIterator[None]:
     """The process's LiveHub on `app.state.live` (without a NATS URL streams poll Postgres)."""
     settings = app.state.settings
     hub = LiveHub(HubConfig(nats_url=settings.nats_url, stream=settings.nats_stream,
-                            subject_prefix=settings.subject_prefix))
+                            subject_prefix=settings.subject_prefix, outage_bound=settings.stream_outage_seconds))
     await hub.start()
     app.state.live = hub
     try:

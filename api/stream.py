@@ -13,6 +13,7 @@ resumable: the frames are derived from the durable `events` rows, so nothing has
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -30,16 +31,17 @@ from api import runs as runs_api
 from api.app import AuthzDep
 from api.auth import Authz
 from api.idempotency import IdemKey
-from api.live import LiveHub, fetch_run_events, run_events, thread_events
+from api.live import DatabaseOutage, LiveHub, fetch_run_events, hub_retry, reading, run_events, thread_events
 from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
-from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode_event, parse_event_id
+from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode, encode_event, parse_event_id
 from api.telemetry import count_open
 from engine.core.api import checkpoint_values
 from engine.durable import blobs
 from engine.durable.idempotency import IdempotencyKey
 from engine.errors import InvalidInput, NotFound
 
+log = logging.getLogger("duragraph.stream")
 Q = sql.queries("stream.sql")
 HEARTBEAT_SECONDS = 5.0
 THREAD_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
@@ -133,42 +135,80 @@ async def run_stream(
     heartbeat = _heartbeat_seconds(state)
     finished = False
     try:
-        after, skip = 0, -1
-        if resume is not None:
-            after, skip = resume
-        elif live_only:
-            if run["status"] not in ("pending", "running"):
+        frames = _run_frames(run, resume=resume, live_only=live_only, pool=pool, hub=hub, graph=graph,
+                             mapper=mapper, heartbeat=heartbeat)
+        async for chunk in _ending_with_error(frames, f"run stream {run_id}"):
+            if chunk is _END:
                 finished = True
-                return  # a finished run joined without Last-Event-ID: an empty stream
-            after = int(run["last_seq"])
-        if after > 0:
-            # rebuild what the modes remember (latest values, message chunks) from the events before
-            for ev in await fetch_run_events(pool, run_id, 0):
-                if ev.seq > after:
-                    break
-                frames = await _feed(pool, graph, run, mapper, ev)
-                if ev.seq == after and 0 <= skip < len(frames) - 1:
-                    yield encode_event(ev.seq, frames, skip + 1)  # the rest of a partly delivered event
-                if ev.event == "end":
-                    finished = True
-                    return
-        last_write = time.monotonic()
-        async for item in run_events(pool, hub, run_id, after):
-            if item is None:
-                if time.monotonic() - last_write >= heartbeat:
-                    last_write = time.monotonic()
-                    yield HEARTBEAT
-                continue
-            frames = await _feed(pool, graph, run, mapper, item)
-            if frames:
-                last_write = time.monotonic()
-                yield encode_event(item.seq, frames)
-            if item.event == "end":
-                finished = True
+            else:
+                assert isinstance(chunk, bytes)
+                yield chunk
     finally:
         if not finished and cancel_on_disconnect:
             # the client went away mid-run: cancel in a task of its own (this generator is being torn down)
             _spawn(runs_api.runs_of(state).cancel([run_id]))
+
+
+_END = object()  # "the run's stream is complete" (from _run_frames)
+
+
+async def _ending_with_error(frames: AsyncIterator[Any], what: str) -> AsyncIterator[Any]:
+    """`frames`, ended by an `error` frame (which the SDK surfaces, and which ends its stream) if the
+    database stays unreachable longer than the bound, or fails in a way no retry covers; never an
+    exception out of the streaming response."""
+    try:
+        async for chunk in frames:
+            yield chunk
+    except (DatabaseOutage, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        log.warning("%s ended by a database failure: %r", what, exc)
+        message = str(exc) if isinstance(exc, DatabaseOutage) else f"database failure: {type(exc).__name__}"
+        yield encode("error", {"error": "DatabaseUnavailable", "message": message}, None)
+
+
+async def _run_frames(
+    run: Mapping[str, Any], *, resume: tuple[int, int] | None, live_only: bool, pool: asyncpg.Pool,
+    hub: LiveHub, graph: Any, mapper: FrameMapper, heartbeat: float,
+) -> AsyncIterator[Any]:
+    """SSE chunks of the run (and `_END` once its `end` event was sent)."""
+    run_id = run["run_id"]
+    after, skip = 0, -1
+    if resume is not None:
+        after, skip = resume
+    elif live_only:
+        if run["status"] not in ("pending", "running"):
+            yield _END
+            return  # a finished run joined without Last-Event-ID: an empty stream
+        after = int(run["last_seq"])
+    if after > 0:
+        # rebuild what the modes remember (latest values, message chunks) from the events before
+        before: list[StreamEvent] = []
+        async for got in reading(lambda: fetch_run_events(pool, run_id, 0), hub_retry(hub, "run stream")):
+            if got is None:
+                yield HEARTBEAT
+            else:
+                before = got
+        for ev in before:
+            if ev.seq > after:
+                break
+            frames = await _feed(pool, graph, run, mapper, ev)
+            if ev.seq == after and 0 <= skip < len(frames) - 1:
+                yield encode_event(ev.seq, frames, skip + 1)  # the rest of a partly delivered event
+            if ev.event == "end":
+                yield _END
+                return
+    last_write = time.monotonic()
+    async for item in run_events(pool, hub, run_id, after):
+        if item is None:
+            if time.monotonic() - last_write >= heartbeat:
+                last_write = time.monotonic()
+                yield HEARTBEAT
+            continue
+        frames = await _feed(pool, graph, run, mapper, item)
+        if frames:
+            last_write = time.monotonic()
+            yield encode_event(item.seq, frames)
+        if item.event == "end":
+            yield _END
 
 
 def _run_headers(thread_id: Any, run_id: Any, stateless: bool) -> dict[str, str]:
@@ -291,6 +331,13 @@ def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tupl
 
 async def thread_stream(state: State, thread_id: uuid.UUID, modes: frozenset[str], after: int, skip: int
                         ) -> AsyncIterator[bytes]:
+    async for chunk in _ending_with_error(_thread_frames_of(state, thread_id, modes, after, skip),
+                                          f"thread stream {thread_id}"):
+        yield chunk
+
+
+async def _thread_frames_of(state: State, thread_id: uuid.UUID, modes: frozenset[str], after: int, skip: int
+                            ) -> AsyncIterator[bytes]:
     pool: asyncpg.Pool = state.pool
     runs = _ThreadRuns(state, thread_id)
     heartbeat = _heartbeat_seconds(state)

@@ -27,6 +27,8 @@ class Settings:
     outbox_retention_seconds: float = 3600.0
     # on Ctrl-C / SIGTERM a worker lets the steps it runs finish (and commit) for up to this long
     shutdown_grace_seconds: float = 30.0
+    # how long an open SSE stream waits for an unreachable database before it ends with an `error` frame
+    stream_outage_seconds: float = 60.0
     # how long an `Idempotency-Key` is remembered (api/idempotency.py)
     idempotency_retention_seconds: float = 24 * 3600.0
     # tests only: the API process kills itself at this fault point (api/faults.py)
@@ -64,6 +66,7 @@ class Settings:
             run_timeout_seconds=float(env["DURAGRAPH_RUN_TIMEOUT"]) if env.get("DURAGRAPH_RUN_TIMEOUT") else None,
             outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
             shutdown_grace_seconds=float(env.get("DURAGRAPH_SHUTDOWN_GRACE", str(d.shutdown_grace_seconds))),
+            stream_outage_seconds=float(env.get("DURAGRAPH_STREAM_OUTAGE", str(d.stream_outage_seconds))),
             idempotency_retention_seconds=float(env.get("DURAGRAPH_IDEMPOTENCY_RETENTION",
                                                         str(d.idempotency_retention_seconds))),
             test_fault=env.get("DURAGRAPH_TEST_FAULT", ""),

@@ -179,10 +179,14 @@ async def _abort_on_cancel(rt: Runtime, run_id: uuid.UUID, coro: Coroutine[Any, 
             done, _ = await asyncio.wait({task}, timeout=CANCEL_POLL_SECONDS)
             if done:
                 return task.result()
-            async with rt.pool.acquire() as conn:
-                if await conn.fetchval(Q["run_status"], run_id) != "running":
-                    task.cancel()
-                    raise Cancelled(f"run {run_id} was cancelled")
+            try:
+                async with rt.pool.acquire() as conn:
+                    status = await conn.fetchval(Q["run_status"], run_id)
+            except TRANSIENT:
+                continue  # the database is unreachable: the node goes on; asked again at the next poll
+            if status != "running":
+                task.cancel()
+                raise Cancelled(f"run {run_id} was cancelled")
     finally:
         if not task.done():
             task.cancel()

@@ -2,8 +2,8 @@
 `BaseStore` over DuraGraph's store table, so nodes and the `/store` API see the same items.
 
 Its writes are not part of the step's transaction: a node that runs again (at-least-once) writes again,
-which a put of the same key makes harmless. Semantic search (`query=`) needs an index this store does
-not have, and is refused with a clear error.
+which a put of the same key makes harmless. Semantic search (`query=`) and `put(..., index=[fields])`
+need a vector index this store does not have, and are refused with a clear error (as the `/store` API does).
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ class PostgresStore(BaseStore):
             if op.value is None:
                 await kv.delete(conn, op.namespace, op.key)
             else:
+                if op.index:  # as the /store API answers `index=[...]`: only `None`/`False` (no index) is served
+                    raise Unsupported(f"store put with index={op.index!r} is not supported: the store has no vector "
+                                      "index (semantic search); use index=False or leave it out")
                 try:
                     await kv.put(conn, op.namespace, op.key, op.value, ttl_minutes=op.ttl)
                 except (TypeError, asyncpg.DataError) as exc:  # the jsonb encoder met a value JSON cannot hold

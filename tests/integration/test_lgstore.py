@@ -39,6 +39,11 @@ async def test_async_ops(database_url: str) -> None:
             await store.asearch(("docs",), filter={"n": {"$gt": 1}})
         with pytest.raises(Unsupported, match="semantic search"):
             await store.asearch(("docs",), query="who is ada?")
+        with pytest.raises(Unsupported, match="vector index"):
+            await store.aput(("docs",), "k", {"text": "x"}, index=["text"])
+        await store.aput(("docs",), "unindexed", {"text": "x"}, index=False)
+        assert await store.aget(("docs",), "unindexed") is not None
+        await store.adelete(("docs",), "unindexed")
 
         # namespaces: prefix, suffix, max_depth, paging
         assert await store.alist_namespaces(prefix=("docs",)) == [

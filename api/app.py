@@ -26,8 +26,10 @@ from litestar.types import ControllerRouterHandler, Serializer
 from api import docs
 from api.auth import Authz, Security, provide_authz
 from api.errors import exception_handlers
+from api.guard import request_guard
 from api.idempotency import provide_idempotency_key
 from api.retry import retry_transient
+from api.stream_slots import StreamSlots
 from api.telemetry import (
     MetricsController,
     echo_request_id,
@@ -199,7 +201,9 @@ def create_app(
                         *(default_routers() + agent_routers(settings) if routers is None else routers),
                         *extra_routers],
         lifespan=[lifespan],
-        state=State({"graphs": dict(graphs), "settings": settings, "security": security, **(state or {})}),
+        state=State({"graphs": dict(graphs), "settings": settings, "security": security,
+                     "stream_slots": StreamSlots(settings.limits.streams_per_client, settings.limits.streams_total),
+                     **(state or {})}),
         dependencies={
             "pool": Provide(provide_pool),
             "conn": Provide(provide_conn),
@@ -211,6 +215,7 @@ def create_app(
         # outermost first: every response carries its request id, refused ones are counted too
         middleware=[request_id_middleware(), prometheus_config().middleware,
                     *([auth_middleware] if auth_middleware is not None else []),
+                    request_guard(settings.limits),  # body size, deadline, nesting, page size: before any route
                     retry_transient],  # innermost: a retried route is one request to everything above
         plugins=[plugin] if (plugin := otel_plugin()) is not None else [],
         before_send=[echo_request_id],
@@ -221,6 +226,7 @@ def create_app(
             title="DuraGraph", version=VERSION, path="/docs", render_plugins=[docs.swagger_plugin()],
             description="Durable execution for LangGraph-style graphs, compatible with LangGraph Platform clients.",
         ),
+        request_max_body_size=None,  # api/guard.py caps bodies per route family
         debug=debug,
         logging_config=None,  # the process (CLI or test) configures logging, not the app
     )

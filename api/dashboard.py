@@ -33,8 +33,8 @@ def _limit(limit: int | None, offset: int | None) -> tuple[int, int]:
     offset = 0 if offset is None else offset
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidInput("offset must be >= 0")
+    if not 0 <= offset <= 2**63 - 1:
+        raise InvalidInput("offset must be between 0 and 2**63-1")
     return limit, offset
 
 

@@ -44,12 +44,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "method_not_allowed": 405,
     "payload_too_large": 413,
+    "state_too_large": 413,
+    "nesting_too_deep": 422,
+    "request_timeout": 408,
     "unsupported_media_type": 415,
     "too_many_requests": 429,
     "internal": 500,
 }
 CODE_BY_STATUS: dict[int, str] = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
     429: "too_many_requests", 503: "unavailable",
 }
@@ -91,6 +95,9 @@ def _validation_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
             where = item.get("key")
+            if where == "data" and item.get("message") == "'data'":  # Litestar's words for a missing body
+                problems.append("the request body is required (a JSON object)")
+                continue
             problems.append(f"{where}: {item.get('message')}" if where else str(item.get("message")))
     detail = str(exc.detail) + (": " + "; ".join(problems) if problems else "")
     return error_response(422, detail, "validation_error")

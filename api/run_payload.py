@@ -82,6 +82,9 @@ def to_request(body: RunCreate, thread_id: uuid.UUID | None) -> RunRequest:
     if body.langsmith_tracer:
         raise Unsupported("langsmith_tracer: LangSmith tracing is not supported")
     config = dict(body.config or {})
+    limit = config.get("recursion_limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InvalidInput(f"config.recursion_limit: expected a whole number of at least 1, got {limit!r}")
     if config.get("configurable") and body.context:
         raise InvalidInput("Cannot specify both configurable and context. Use context only.")
     command = body.command

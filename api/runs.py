@@ -30,6 +30,7 @@ from engine.durable.waiter import RunWaiter
 from engine.errors import InvalidInput, NotFound
 
 HEARTBEAT_SECONDS = 5.0
+BIGINT_MAX = 2**63 - 1
 RUN_FIELDS = ("run_id", "thread_id", "assistant_id", "created_at", "updated_at", "status", "metadata", "kwargs",
               "multitask_strategy")
 
@@ -38,7 +39,9 @@ RUN_FIELDS = ("run_id", "thread_id", "assistant_id", "created_at", "updated_at",
 async def engine_lifespan(app: Litestar) -> AsyncIterator[None]:
     """Run and state services on `app.state`, sharing the app's pool; one LISTEN connection per process."""
     settings = app.state.settings
-    rt = Runtime(pool=app.state.pool, graphs=app.state.graphs, subject_prefix=settings.subject_prefix)
+    rt = Runtime(pool=app.state.pool, graphs=app.state.graphs, subject_prefix=settings.subject_prefix,
+                 state_bytes=settings.limits.state_bytes,
+                 pending_runs_per_thread=settings.limits.pending_runs_per_thread)
     waiter = RunWaiter(settings.database_url, app.state.pool)
     await waiter.start()
     app.state.runtime = rt
@@ -204,6 +207,8 @@ async def list_runs(
 ) -> list[dict[str, Any]]:
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must be >= 0")
+    if offset > BIGINT_MAX:
+        raise InvalidInput(f"offset: at most {BIGINT_MAX}")
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
     rows = await runs_of(state).list(tid, limit=limit, offset=offset, status=status or None)
@@ -244,6 +249,9 @@ async def cancel_run(
     tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
     await authz.thread("update", tid, run_id=rid, action=action)
     service = runs_of(state)
+    run = await service.get(rid, tid)
+    if run["status"] not in ("pending", "running"):  # as LangGraph: only an active run can be cancelled
+        raise NotFound(f"Run {rid} is {run['status']}: there is nothing to cancel.")
     await service.cancel([rid], action=action, thread_id=tid)
     if wait.lower() in ("1", "true", "yes"):
         try:

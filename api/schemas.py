@@ -19,7 +19,7 @@ from engine.errors import InvalidInput
 
 Json = dict[str, Any]
 Limit = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
-Offset = Annotated[int, msgspec.Meta(ge=0)]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # PostgreSQL's bigint
 SortOrder = Literal["asc", "desc"]
 IfExists = Literal["raise", "do_nothing"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]

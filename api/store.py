@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Response, Router, delete, get, post, put
 from litestar.params import FromQuery, JSONBody
 
-from api.app import ApiResponse, AuthzDep, Conn
+from api.app import ApiResponse, AuthzDep, Conn, SettingsDep
 from api.auth import Authz
 from api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch, as_bool
 from engine.durable import kv
-from engine.errors import InvalidInput, Unsupported
+from engine.errors import InvalidInput, TooLarge, Unsupported
 
 
 async def _authorized(authz: Authz, action: str, value: dict[str, Any]) -> dict[str, Any]:
@@ -28,9 +29,13 @@ async def _authorized(authz: Authz, action: str, value: dict[str, Any]) -> dict[
 
 
 @put("/store/items", status_code=204)
-async def put_item(data: JSONBody[StorePut], conn: Conn, authz: AuthzDep) -> None:
+async def put_item(data: JSONBody[StorePut], conn: Conn, authz: AuthzDep, settings: SettingsDep) -> None:
     if data.index:  # `index=False` (do not index) is what this store always does
         raise Unsupported("index: the store has no vector index, so fields cannot be indexed for semantic search")
+    limit = settings.limits.store_value_bytes
+    if (size := len(msgspec.json.encode(data.value))) > limit:
+        raise TooLarge(f"value is {size} bytes serialized, over the store value limit of {limit} bytes "
+                       "(DURAGRAPH_MAX_STORE_VALUE_BYTES)")
     v = await _authorized(authz, "put", {"namespace": tuple(data.namespace), "key": data.key, "value": data.value,
                                          "index": data.index})
     await kv.put(conn, v["namespace"], v["key"], v["value"], ttl_minutes=data.ttl)

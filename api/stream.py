@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from litestar import Router, get, post
+from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream
@@ -35,6 +35,7 @@ from api.live import DatabaseOutage, LiveHub, fetch_run_events, hub_retry, readi
 from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode, encode_event, parse_event_id
+from api.stream_slots import Slot, StreamSlots, holding
 from api.telemetry import count_open
 from engine.core.api import checkpoint_values
 from engine.durable import blobs
@@ -65,8 +66,15 @@ def _heartbeat_seconds(state: State) -> float:
     return float(state.get("stream_heartbeat", HEARTBEAT_SECONDS))
 
 
-def _sse(gen: AsyncIterator[bytes], headers: Mapping[str, str] | None = None, *, kind: str = "run") -> Stream:
-    return Stream(count_open(gen, kind), media_type="text/event-stream",
+def _slot(state: State, request: Request[Any, Any, Any]) -> Slot:
+    """A stream slot for this client (429 over the limits), taken before the route does any work."""
+    slots: StreamSlots = state.stream_slots
+    return slots.take(request.client.host if request.client else "unknown")
+
+
+def _sse(slot: Slot, gen: AsyncIterator[bytes], headers: Mapping[str, str] | None = None, *,
+         kind: str = "run") -> Stream:
+    return Stream(holding(slot, count_open(gen, kind)), media_type="text/event-stream",
                   headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **(headers or {})})
 
 
@@ -227,7 +235,7 @@ async def _run_info(state: State, run_id: uuid.UUID) -> asyncpg.Record:
 
 
 async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread_id: uuid.UUID | None,
-                             key: IdempotencyKey | None) -> Stream:
+                             key: IdempotencyKey | None, slot: Slot) -> Stream:
     request = await runs_api.authorized_request(state, authz, body, thread_id)
     service = runs_api.runs_of(state)
     # a repeat with the same Idempotency-Key streams the first request's run, from its start
@@ -236,19 +244,20 @@ async def _create_and_stream(state: State, authz: Authz, body: RunCreate, thread
     stateless = bool(created["kwargs"].get("temporary"))  # the engine deletes the temporary thread
     gen = run_stream(state, run, request.stream_mode, resume=None, live_only=False,
                      cancel_on_disconnect=body.on_disconnect == "cancel")
-    return _sse(gen, _run_headers(created["thread_id"], created["run_id"], stateless))
+    return _sse(slot, gen, _run_headers(created["thread_id"], created["run_id"], stateless))
 
 
 @post("/threads/{thread_id:str}/runs/stream", status_code=200)
 async def stream_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep,
-                     idempotency_key: IdemKey) -> Stream:
-    return await _create_and_stream(state, authz, data, parse_uuid(thread_id), idempotency_key)
+                     idempotency_key: IdemKey, request: Request[Any, Any, Any]) -> Stream:
+    tid = parse_uuid(thread_id)
+    return await _create_and_stream(state, authz, data, tid, idempotency_key, _slot(state, request))
 
 
 @post("/runs/stream", status_code=200)
 async def stream_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
-                               idempotency_key: IdemKey) -> Stream:
-    return await _create_and_stream(state, authz, data, None, idempotency_key)
+                               idempotency_key: IdemKey, request: Request[Any, Any, Any]) -> Stream:
+    return await _create_and_stream(state, authz, data, None, idempotency_key, _slot(state, request))
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}/stream")
@@ -257,6 +266,7 @@ async def join_run_stream(
     run_id: FromPath[str],
     state: State,
     authz: AuthzDep,
+    request: Request[Any, Any, Any],
     last_event_id: LastEventId = None,
     stream_mode: FromQuery[list[str] | None] = None,
     cancel_on_disconnect: FromQuery[str | None] = None,
@@ -271,7 +281,7 @@ async def join_run_stream(
     modes = _query_modes(stream_mode) or list(kwargs.get("stream_mode") or ["values"])
     gen = run_stream(state, run, modes, resume=resume, live_only=True,
                      cancel_on_disconnect=_truthy(cancel_on_disconnect))
-    return _sse(gen, _run_headers(tid, rid, False))
+    return _sse(_slot(state, request), gen, _run_headers(tid, rid, False))
 
 
 # -- thread stream ---------------------------------------------------------------------------
@@ -362,6 +372,7 @@ async def join_thread_stream(
     thread_id: FromPath[str],
     state: State,
     authz: AuthzDep,
+    request: Request[Any, Any, Any],
     last_event_id: LastEventId = None,
     stream_mode: FromQuery[list[str] | None] = None,
     stream_modes: FromQuery[str | None] = None,
@@ -380,7 +391,7 @@ async def join_thread_stream(
             after, skip = resume[0] - 1, resume[1] + 1  # re-read event `pos` and skip what was delivered
         else:
             after, skip = resume[0], 0
-    return _sse(thread_stream(state, tid, modes, after, skip), kind="thread")
+    return _sse(_slot(state, request), thread_stream(state, tid, modes, after, skip), kind="thread")
 
 
 router = Router(

@@ -7,7 +7,7 @@ import asyncio
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Response, Router, get
+from litestar import Response, Router, get, head
 from litestar.datastructures import State
 from litestar.params import FromQuery
 
@@ -58,6 +58,11 @@ async def ok(state: State, check_db: FromQuery[str | None] = None) -> Response[A
     return Response({"ok": True, "services": {}})
 
 
+@head("/ok", opt={"exclude_from_auth": True}, sync_to_thread=False)
+def ok_head() -> None:
+    """`HEAD /ok` (load balancers' and uptime checkers' probe): 200, no body."""
+
+
 @get("/ready", opt={"exclude_from_auth": True})
 async def ready(state: State) -> Response[Any]:
     """200 when this API can serve: Postgres answers and (with NATS configured) the live feed is up."""
@@ -74,4 +79,4 @@ def info() -> dict[str, Any]:
     return {"version": VERSION, "flags": dict(FLAGS), "host": {"kind": "self-hosted", "project_id": None}}
 
 
-router = Router(path="/", route_handlers=[ok, ready, info], tags=["system"])
+router = Router(path="/", route_handlers=[ok, ok_head, ready, info], tags=["system"])

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from duragraph.errors import CliError
+from duragraph.limits import Limits
 from duragraph.settings import Settings
 
 log = logging.getLogger("duragraph")
@@ -115,6 +116,11 @@ async def until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None
     await main(stop)
 
 
+def uvicorn_limits(limits: Limits) -> dict[str, Any]:
+    """uvicorn's own connection limits: the idle keep-alive timeout and the largest request head (h11)."""
+    return {"timeout_keep_alive": limits.keepalive_seconds, "h11_max_incomplete_event_size": limits.header_bytes}
+
+
 async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio.Event, security: Any = None,
                     started: Callable[[], None] | None = None, drain: int | None = None) -> None:
     """Serve until `stop`; `started()` is called once the socket listens. Then open requests and streams
@@ -135,7 +141,8 @@ async def serve_api(settings: Settings, graphs: dict[str, object], stop: asyncio
     server = Server(uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="critical", lifespan="on",
         ws="websockets-sansio",  # the protocol's WebSockets
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) if drain is None else drain))
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds) if drain is None else drain,
+        **uvicorn_limits(settings.limits)))
     task = asyncio.create_task(server.serve())
     waiter = asyncio.create_task(stop.wait())
     while not server.started and not task.done() and not stop.is_set():
@@ -166,7 +173,8 @@ async def serve_worker(settings: Settings, graphs: dict[str, object], stop: asyn
         stalled_after=settings.stalled_after_seconds, reaper_interval=settings.reaper_interval_seconds,
         shutdown_grace=settings.shutdown_grace_seconds, run_timeout=settings.run_timeout_seconds,
         idempotency_retention=settings.idempotency_retention_seconds, stop=stop,
-        install_signal_handlers=False,
+        install_signal_handlers=False, state_bytes=settings.limits.state_bytes,
+        pending_runs_per_thread=settings.limits.pending_runs_per_thread,
     )
 
 

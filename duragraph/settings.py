@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from duragraph.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Settings:
     # the config's "http": {"disable_mcp": true, "disable_a2a": true} (langgraph.json's spelling)
     disable_mcp: bool = False
     disable_a2a: bool = False
+    # what one client can make the server hold (README "Production" lists the variables)
+    limits: Limits = field(default_factory=Limits)
 
     def with_endpoints(self, database_url: str, nats_url: str) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url)
@@ -75,7 +79,44 @@ class Settings:
             cors_origins=_csv(env.get("DURAGRAPH_CORS_ORIGINS", "")),
             log_format=env.get("DURAGRAPH_LOG_FORMAT", d.log_format),
             metrics_port=int(env["DURAGRAPH_METRICS_PORT"]) if env.get("DURAGRAPH_METRICS_PORT") else None,
+            limits=limits_from_env(env),
         )
+
+
+# Limits field -> environment variable (each optional; the default is Limits' own)
+LIMIT_VARIABLES: dict[str, str] = {
+    "run_body_bytes": "DURAGRAPH_MAX_BODY_BYTES",
+    "store_body_bytes": "DURAGRAPH_MAX_STORE_BODY_BYTES",
+    "other_body_bytes": "DURAGRAPH_MAX_OTHER_BODY_BYTES",
+    "json_depth": "DURAGRAPH_MAX_JSON_DEPTH",
+    "state_bytes": "DURAGRAPH_MAX_STATE_BYTES",
+    "store_value_bytes": "DURAGRAPH_MAX_STORE_VALUE_BYTES",
+    "page_size": "DURAGRAPH_MAX_PAGE_SIZE",
+    "pending_runs_per_thread": "DURAGRAPH_MAX_PENDING_RUNS_PER_THREAD",
+    "streams_per_client": "DURAGRAPH_MAX_STREAMS_PER_CLIENT",
+    "streams_total": "DURAGRAPH_MAX_STREAMS",
+    "body_timeout_seconds": "DURAGRAPH_BODY_TIMEOUT",
+    "keepalive_seconds": "DURAGRAPH_KEEPALIVE_TIMEOUT",
+    "header_bytes": "DURAGRAPH_MAX_HEADER_BYTES",
+}
+
+
+def limits_from_env(env: Mapping[str, str]) -> Limits:
+    d = Limits()
+    values: dict[str, int | float] = {}
+    for name, var in LIMIT_VARIABLES.items():
+        raw = env.get(var)
+        if raw:
+            kind = type(getattr(d, name))
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"{var}={raw!r}: expected a {'number' if kind is float else 'whole number'}") \
+                    from None
+            if value <= 0:
+                raise ValueError(f"{var}={raw!r}: must be greater than 0")
+            values[name] = value
+    return replace(d, **values)  # type: ignore[arg-type]
 
 
 def default_config_path(cwd: Path | None = None) -> Path:

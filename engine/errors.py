@@ -49,3 +49,19 @@ class Unavailable(ServiceError):
     """A backing service (Postgres) cannot be reached."""
 
     code = "unavailable"
+
+
+class TooLarge(ServiceError):
+    """A request body, an input, a state or a store value over its limit (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
+class StateTooLarge(TooLarge):
+    code = "state_too_large"
+
+
+class TooMany(ServiceError):
+    """A count limit reached: runs pending on a thread, streams of a client (HTTP 429)."""
+
+    code = "too_many_requests"

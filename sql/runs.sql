@@ -196,6 +196,17 @@ SELECT (SELECT checkpoint_id FROM done) AS done_checkpoint,
 -- name: thread_for_state
 SELECT thread_id, graph_id, checkpoint_id, status FROM threads WHERE thread_id = $1
 
+-- name: failed_tasks_for_checkpoint
+-- The newest failed outcome of each task of the superstep planned from checkpoint $1.
+SELECT DISTINCT ON (task_id) task_id, outcome FROM tasks
+WHERE checkpoint_id = $1 AND status = 'error'
+ORDER BY task_id, created_at DESC
+
+-- name: thread_last_run_error
+-- The error of the thread's newest run, if that run ended in error.
+SELECT CASE WHEN status = 'error' THEN error END FROM runs WHERE thread_id = $1
+ORDER BY run_id DESC LIMIT 1
+
 -- name: set_thread_graph
 UPDATE threads SET graph_id = $2 WHERE thread_id = $1 AND graph_id IS NULL
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 from langgraph_sdk.stream.subscription import matches_subscription
-from litestar import Router, WebSocket, post, websocket
+from litestar import Request, Router, WebSocket, post, websocket
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, WebSocketDisconnect
 from litestar.params import FromPath, JSONBody
@@ -39,7 +39,7 @@ from api.protocol import commands
 from api.protocol.events import Event, ThreadEvents, split_seq
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, encode
-from api.stream import _heartbeat_seconds, _hub, _sse
+from api.stream import _heartbeat_seconds, _hub, _slot, _sse
 from engine.errors import InvalidInput, NotFound, ServiceError
 
 Q = sql.queries("protocol.sql")
@@ -123,11 +123,12 @@ async def _sse_body(state: State, thread_id: uuid.UUID, flt: dict[str, Any]) -> 
 
 
 @post("/threads/{thread_id:str}/stream/events", status_code=200)
-async def thread_events_sse(thread_id: FromPath[str], data: JSONBody[Any], state: State, authz: AuthzDep) -> Stream:
+async def thread_events_sse(thread_id: FromPath[str], data: JSONBody[Any], state: State, authz: AuthzDep,
+                            request: Request[Any, Any, Any]) -> Stream:
     tid = parse_uuid(thread_id)
     flt = _filter(data)
     await _thread_must_exist(state, authz, tid)
-    return _sse(_sse_body(state, tid, flt), kind="protocol")
+    return _sse(_slot(state, request), _sse_body(state, tid, flt), kind="protocol")
 
 
 class _Session:

@@ -14,6 +14,7 @@ holds the thread (engine/durable/runs.py).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,8 +40,11 @@ from engine.core.saver import CHANGES, storable
 from engine.durable import blobs, events, jobs, metrics
 from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
+from engine.durable.sizes import check_stored
+from engine.errors import StateTooLarge
 
 Q = sql.queries("runs.sql")
+log = logging.getLogger("duragraph.lifecycle")
 TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 
@@ -185,6 +189,15 @@ async def apply_decision(
             evs.append(events.Event("checkpoint", event))
         head = cp
     assert head is not None, "a decision without any checkpoint to stand on"
+    blob_columns = blobs.columns(decision.checkpoints)
+    try:
+        check_stored([*docs, *blob_columns[4]], rt.state_bytes, f"The state after step {steps[-1] if steps else 0}")
+    except StateTooLarge as exc:
+        # nothing of this decision is stored: the run ends error, the thread's head stays where it was
+        log.warning("run %s: %s", run["run_id"], exc.detail)
+        await end_run(conn, rt, run, "error", error=exc.to_json(), thread_status="error", ran=True,
+                      first_events=first_events)
+        return None
     head_id = uuid.UUID(head["id"])
     continuing = decision.kind == "continue"
     if continuing:
@@ -213,7 +226,7 @@ async def apply_decision(
         jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
-        *blobs.columns(decision.checkpoints),
+        *blob_columns,
     )
     if continuing:
         if not decision.tasks:

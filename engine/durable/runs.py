@@ -11,12 +11,15 @@ from typing import Any, Literal
 import asyncpg
 
 import sql
+from engine.core.compiled import CompiledGraph
 from engine.durable import idempotency, jobs, lifecycle, metrics, tracing
+from engine.durable.db import jsonb_text
 from engine.durable.idempotency import IdempotencyKey
 from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
+from engine.durable.sizes import check_stored
 from engine.durable.waiter import TERMINAL, RunWaiter
-from engine.errors import BadRequest, Conflict, InvalidInput, NotFound
+from engine.errors import BadRequest, Conflict, InvalidInput, NotFound, TooMany
 
 Q = sql.queries("runs.sql")
 SYSTEM_ASSISTANT_NS = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -134,7 +137,9 @@ class RunService:
             raise BadRequest("You must provide a thread_id when resuming.")
         assistant = await self._resolve_assistant(conn, req.assistant_id)
         graph_id = assistant["graph_id"]
-        self.rt.graph(graph_id)
+        _check_breakpoints(self.rt.graph(graph_id), req)
+        check_stored(jsonb_text(req.input), self.rt.state_bytes, "The run's input")
+        check_stored(jsonb_text(req.command), self.rt.state_bytes, "The run's command")
         temporary = req.thread_id is None
         thread_id = req.thread_id or uuid7()
         if temporary:
@@ -179,6 +184,11 @@ class RunService:
                 for a in active:
                     await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
                 active = []
+        waiting = sum(1 for a in active if a["status"] == "pending")
+        limit = self.rt.pending_runs_per_thread
+        if limit is not None and waiting >= limit:
+            raise TooMany(f"Thread {thread_id} has {waiting} runs waiting, its limit "
+                          "(DURAGRAPH_MAX_PENDING_RUNS_PER_THREAD); wait for some to finish")
         config = dict(assistant["config"] or {})
         config.update({k: v for k, v in req.config.items() if k != "configurable"})
         configurable = {**(assistant["config"] or {}).get("configurable", {}),
@@ -297,3 +307,23 @@ class RunService:
             raise Conflict(f"Run {run_id} is {row['status']}; cancel it before deleting it.")
         async with self.rt.pool.acquire() as conn:
             await conn.execute(Q["delete_run"], run_id, thread_id)
+
+
+def _check_breakpoints(graph: CompiledGraph, req: RunRequest) -> None:
+    """interrupt_before / interrupt_after must name nodes of the graph or its subgraphs (or be "*")."""
+    if req.interrupt_before in (None, "*") and req.interrupt_after in (None, "*"):
+        return
+    nodes = graph.node_names()
+    known = set(nodes)
+    pending = list(graph.subgraphs().values())
+    while pending:
+        sub = pending.pop()
+        known.update(sub.node_names())
+        pending.extend(sub.subgraphs().values())
+    for option, names in (("interrupt_before", req.interrupt_before), ("interrupt_after", req.interrupt_after)):
+        if names is None or names == "*":
+            continue
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise InvalidInput(f"{option}: no node named {', '.join(map(repr, unknown))} in graph "
+                               f"{graph.name!r}; its nodes are {nodes}")

@@ -19,6 +19,10 @@ class Runtime:
     graphs: Mapping[str, CompiledGraph]
     subject_prefix: str = "duragraph"
     store: Any = None  # the LangGraph BaseStore nodes get (`runtime.store` / `get_store()`)
+    # the largest stored state (a run's input, a node's result, a checkpoint), measured where it is stored
+    # (engine/durable/sizes.py); how many runs may wait on one thread. None: no limit
+    state_bytes: int | None = None
+    pending_runs_per_thread: int | None = None
 
     def __post_init__(self) -> None:
         # a plain LangGraph graph (compiled or a builder) is wrapped once, here

@@ -17,6 +17,7 @@ from engine.durable import blobs
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import pending_for_checkpoint
 from engine.durable.runtime import Runtime
+from engine.durable.sizes import check_stored
 from engine.errors import Conflict, InvalidInput, NotFound
 
 Q = sql.queries("runs.sql")
@@ -83,6 +84,20 @@ def empty_state() -> dict[str, Any]:
             "parent_checkpoint": None, "interrupts": [], "checkpoint_id": None, "parent_checkpoint_id": None}
 
 
+async def _with_errors(conn: asyncpg.Connection, snap: dict[str, Any], checkpoint_id: uuid.UUID,
+                       thread_id: uuid.UUID) -> None:
+    """A thread left in error: its head's tasks carry why (the task's own failure, else the error that
+    ended the run, e.g. the recursion limit or a state over the size limit, raised at the barrier)."""
+    failed = {r["task_id"]: (r["outcome"] or {}).get("error") for r in
+              await conn.fetch(Q["failed_tasks_for_checkpoint"], checkpoint_id)}
+    run_error = await conn.fetchval(Q["thread_last_run_error"], thread_id)
+    for task in snap["tasks"]:
+        if task.get("error") is None:
+            error = failed.get(task["id"]) or run_error
+            if error:
+                task["error"] = {"type": error.get("type", "Error"), "message": error.get("message", "")}
+
+
 class StateService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -141,7 +156,10 @@ class StateService:
             row = await conn.fetchrow(Q["thread_checkpoint"], thread_id, cid)
             if row is None:
                 raise NotFound(f"Checkpoint {cid} not found on thread {thread_id}.")
-            return await self.snapshot(conn, row, thread["graph_id"], subgraphs=subgraphs)
+            snap = await self.snapshot(conn, row, thread["graph_id"], subgraphs=subgraphs)
+            if thread["status"] == "error" and cid == thread["checkpoint_id"]:
+                await _with_errors(conn, snap, row["checkpoint_id"], thread_id)
+            return snap
 
     async def history(
         self,
@@ -196,6 +214,8 @@ class StateService:
             except EngineError as exc:
                 raise InvalidInput(exc.message) from exc
             cps = decision.checkpoints
+            check_stored([*(jsonb_text(storable(cp)) for cp in cps), *blobs.columns(cps)[4]], self.rt.state_bytes,
+                         "The updated state")
             await blobs.insert(conn, thread_id, cps)
             blobs.remember(thread_id, cps)
             for cp in cps:

@@ -27,7 +27,9 @@ from engine.durable.lifecycle import Q, append
 from engine.durable.live import StepStreamWriter
 from engine.durable.outage import TRANSIENT, Backoff, Outage
 from engine.durable.runtime import Runtime
+from engine.durable.sizes import check_stored
 from engine.durable.telemetry import observe_step
+from engine.errors import StateTooLarge
 
 JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.step")
@@ -282,9 +284,8 @@ async def _complete_tx(
         run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
         if run is None or run["status"] != "running":
             return False, None
-        done = await conn.fetchrow(
-            Q["complete_task_locked"], run_id, task_id, outcome.status, jsonb_text(outcome.to_json()), attempts
-        )
+        outcome, stored = _storable(outcome, rt.state_bytes, spec.name)
+        done = await conn.fetchrow(Q["complete_task_locked"], run_id, task_id, outcome.status, stored, attempts)
         if done["done_checkpoint"] is None:
             return False, None
         result = task_result_event(spec, outcome)
@@ -305,6 +306,18 @@ async def _complete_tx(
             tentative.append(job_id)
         return True, Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
                           spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
+
+
+def _storable(outcome: TaskOutcome, limit: int | None, node: str) -> tuple[TaskOutcome, str | None]:
+    """The outcome as stored, or, when its writes are over the state limit, the step's error instead."""
+    stored = jsonb_text(outcome.to_json())
+    try:
+        check_stored(stored, limit, f"The result of node {node!r}")
+    except StateTooLarge as exc:
+        log.warning("%s", exc.detail)
+        outcome = TaskOutcome(status="error", writes=[], interrupts=[], error=exc.to_json())
+        stored = jsonb_text(outcome.to_json())
+    return outcome, stored
 
 
 def task_result_event(spec: TaskSpec, outcome: TaskOutcome, *, cached: bool = False) -> events.Event:

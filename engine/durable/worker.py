@@ -104,6 +104,8 @@ async def run_worker(
     idempotency_retention: float = DEFAULT_RETENTION_SECONDS,
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
+    state_bytes: int | None = None,
+    pending_runs_per_thread: int | None = None,
 ) -> None:
     """Run steps until `stop` is set (or SIGINT/SIGTERM when signal handlers are installed). Started
     while the database is down, it waits for it. On stop, steps in flight get `shutdown_grace` seconds to
@@ -113,7 +115,8 @@ async def run_worker(
         return
     # min_size 0: asyncpg keeps no connection floor, so an outage is not a traceback per retry in its log
     pool = await create_pool(database_url, min_size=0, max_size=concurrency + 4)
-    rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix)
+    rt = Runtime(pool=pool, graphs=graphs, subject_prefix=subject_prefix, state_bytes=state_bytes,
+                 pending_runs_per_thread=pending_runs_per_thread)
     metrics.watch_pool(pool, "worker")
     claims = Claims()
     app = build_app(rt, database_url, claims, stop)

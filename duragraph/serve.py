@@ -242,7 +242,7 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.nats_url:
         raise CliError("NATS_URL is not set")
-    require_db(settings)
+    require_db(settings, reachable=False)  # like a worker: started while the database is down, it waits for it
     with metrics_server(args.metrics_port or settings.metrics_port, settings.host):
         asyncio.run(until_signal(lambda stop: serve_relay(settings, stop)))
     return 0

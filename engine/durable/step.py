@@ -8,7 +8,6 @@ row no longer `queued` and changes nothing. A completion that arrives after a ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine
@@ -131,8 +130,7 @@ async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims
 async def _release_lost_claims(rt: Runtime, run_id: uuid.UUID, worker_id: int) -> None:
     async with rt.pool.acquire() as conn:
         for row in await conn.fetch(JQ["claimed_jobs_of_run"], run_id, worker_id):
-            with contextlib.suppress(asyncpg.RaiseError):
-                await conn.execute(JQ["requeue_job"], row["id"])
+            await conn.execute(JQ["release_job_of_worker"], row["id"], worker_id)
 
 
 async def _release_claimed(rt: Runtime, step: Step) -> None:

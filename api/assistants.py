@@ -3,7 +3,7 @@ graph / schemas / subgraphs of the assistant's compiled graph."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from litestar import Response, Router, delete, get, patch, post
@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn, Graphs
 from api.idempotency import IdemKey
+from api.models import Assistant, AssistantVersion
 from api.schemas import (
     AssistantCount,
     AssistantCreate,
@@ -36,7 +37,7 @@ def _aid(assistant_id: str, graphs: Graphs) -> Any:
 
 @post("/assistants", status_code=200)
 async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn, graphs: Graphs,
-                           authz: AuthzDep, idempotency_key: IdemKey) -> dict[str, Any]:
+                           authz: AuthzDep, idempotency_key: IdemKey) -> Assistant:
     assistants.require_graph(data.graph_id, graphs.keys())
     aid = parse_uuid(data.assistant_id, "assistant") if data.assistant_id else uuid7()
     value: dict[str, Any] = {"assistant_id": aid, "graph_id": data.graph_id, "config": data.config or {},
@@ -54,14 +55,14 @@ async def create_assistant(data: JSONBody[AssistantCreate], conn: Conn, graphs: 
         return created
 
     async with conn.transaction():
-        return await idempotency.once(conn, idempotency_key, create,
-                                      lambda a: {"assistant_id": str(a["assistant_id"])},
-                                      lambda ids: assistants.get(conn, UUID(ids["assistant_id"])))
+        return cast("Assistant", await idempotency.once(conn, idempotency_key, create,
+                                                        lambda a: {"assistant_id": str(a["assistant_id"])},
+                                                        lambda ids: assistants.get(conn, UUID(ids["assistant_id"]))))
 
 
 @post("/assistants/search", status_code=200)
 async def search_assistants(conn: Conn, authz: AuthzDep,
-                            data: JSONBody[AssistantSearch | None] = None) -> Response[Any]:
+                            data: JSONBody[AssistantSearch | None] = None) -> Response[list[Assistant]]:
     data = data or AssistantSearch()
     sort_by = check_sort_by(data.sort_by, assistants.SORT_FIELDS)
     value: dict[str, Any] = {"graph_id": data.graph_id, "metadata": dict(data.metadata or {}), "limit": data.limit,
@@ -86,25 +87,25 @@ async def count_assistants(conn: Conn, authz: AuthzDep, data: JSONBody[Assistant
 
 @get("/assistants/{assistant_id:str}")
 async def get_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
-                        authz: AuthzDep) -> dict[str, Any]:
+                        authz: AuthzDep) -> Assistant:
     aid = _aid(assistant_id, graphs)
     await authz.assistant("read", aid)
-    return await assistants.get(conn, aid)
+    return cast("Assistant", await assistants.get(conn, aid))
 
 
 @patch("/assistants/{assistant_id:str}")
 async def update_assistant(assistant_id: FromPath[str], data: JSONBody[AssistantPatch], conn: Conn,
-                           graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
+                           graphs: Graphs, authz: AuthzDep) -> Assistant:
     if data.graph_id is not None:
         assistants.require_graph(data.graph_id, graphs.keys())
     aid = _aid(assistant_id, graphs)
     value: dict[str, Any] = {"graph_id": data.graph_id, "config": data.config, "context": data.context,
                              "name": data.name, "metadata": data.metadata}
     await authz.assistant("update", aid, **value)
-    return await assistants.update(
+    return cast("Assistant", await assistants.update(
         conn, aid, graph_id=data.graph_id, config=data.config, context=data.context,
         metadata=data.metadata, name=data.name, description=data.description,
-    )
+    ))
 
 
 @delete("/assistants/{assistant_id:str}", status_code=204)
@@ -117,20 +118,20 @@ async def delete_assistant(assistant_id: FromPath[str], conn: Conn, graphs: Grap
 
 @post("/assistants/{assistant_id:str}/versions", status_code=200)
 async def assistant_versions(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
-                             data: JSONBody[AssistantVersionSearch | None] = None) -> list[dict[str, Any]]:
+                             data: JSONBody[AssistantVersionSearch | None] = None) -> list[AssistantVersion]:
     data = data or AssistantVersionSearch()
     aid = _aid(assistant_id, graphs)
     await authz.assistant("read", aid)
-    return await assistants.versions(conn, aid, metadata=dict_or_none(data.metadata),
-                                     limit=data.limit, offset=data.offset)
+    return cast("list[AssistantVersion]", await assistants.versions(conn, aid, metadata=dict_or_none(data.metadata),
+                                     limit=data.limit, offset=data.offset))
 
 
 @post("/assistants/{assistant_id:str}/latest", status_code=200)
 async def set_latest_version(assistant_id: FromPath[str], data: JSONBody[AssistantSetLatest], conn: Conn,
-                             graphs: Graphs, authz: AuthzDep) -> dict[str, Any]:
+                             graphs: Graphs, authz: AuthzDep) -> Assistant:
     aid = _aid(assistant_id, graphs)
     await authz.assistant("update", aid, version=data.version)
-    return await assistants.set_latest(conn, aid, data.version)
+    return cast("Assistant", await assistants.set_latest(conn, aid, data.version))
 
 
 # -- the compiled graph behind an assistant ------------------------------------------------------

@@ -6,7 +6,7 @@ Firing them is the scheduler's job (engine.durable.crons.claim_due); this only m
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from litestar import Response, Router, delete, get, patch, post
@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody
 from api.app import ApiResponse, AuthzDep, Conn, Graphs
 from api.auth import Authz
 from api.idempotency import IdemKey
+from api.models import Cron
 from api.schemas import (
     CronCount,
     CronCreate,
@@ -72,19 +73,19 @@ async def _insert(data: CronCreate, thread_id: UUID | None, payload: dict[str, A
 
 @post("/threads/{thread_id:str}/runs/crons", status_code=200)
 async def create_thread_cron(thread_id: FromPath[str], data: JSONBody[CronCreate], conn: Conn,
-                             graphs: Graphs, authz: AuthzDep, idempotency_key: IdemKey) -> dict[str, Any]:
-    return await _create(data, parse_uuid(thread_id), conn, graphs, authz, idempotency_key)
+                             graphs: Graphs, authz: AuthzDep, idempotency_key: IdemKey) -> Cron:
+    return cast("Cron", await _create(data, parse_uuid(thread_id), conn, graphs, authz, idempotency_key))
 
 
 @post("/runs/crons", status_code=200)
 async def create_cron(data: JSONBody[CronCreate], conn: Conn, graphs: Graphs, authz: AuthzDep,
-                      idempotency_key: IdemKey) -> dict[str, Any]:
-    return await _create(data, None, conn, graphs, authz, idempotency_key)
+                      idempotency_key: IdemKey) -> Cron:
+    return cast("Cron", await _create(data, None, conn, graphs, authz, idempotency_key))
 
 
 @post("/runs/crons/search", status_code=200)
 async def search_crons(conn: Conn, graphs: Graphs, authz: AuthzDep,
-                       data: JSONBody[CronSearch | None] = None) -> Response[Any]:
+                       data: JSONBody[CronSearch | None] = None) -> Response[list[Cron]]:
     data = data or CronSearch()
     sort_by = check_sort_by(data.sort_by, crons.SORT_FIELDS)
     aid = assistants.resolve_id(data.assistant_id, graphs.keys()) if data.assistant_id else None
@@ -114,14 +115,14 @@ async def count_crons(conn: Conn, graphs: Graphs, authz: AuthzDep, data: JSONBod
 
 
 @get("/runs/crons/{cron_id:str}")
-async def get_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+async def get_cron(cron_id: FromPath[str], conn: Conn, authz: AuthzDep) -> Cron:
     cid = parse_uuid(cron_id, "cron")
-    return await crons.get(conn, cid, scope=await authz("crons", "read", {"cron_id": cid}))
+    return cast("Cron", await crons.get(conn, cid, scope=await authz("crons", "read", {"cron_id": cid})))
 
 
 @patch("/runs/crons/{cron_id:str}")
 async def update_cron(cron_id: FromPath[str], data: JSONBody[CronPatch], conn: Conn,
-                      authz: AuthzDep) -> dict[str, Any]:
+                      authz: AuthzDep) -> Cron:
     cid = parse_uuid(cron_id, "cron")
     changes = data.changes()
     if not changes:
@@ -130,7 +131,7 @@ async def update_cron(cron_id: FromPath[str], data: JSONBody[CronPatch], conn: C
     scope = await authz("crons", "update", value)
     if "end_time" in changes:
         changes["end_time"] = _utc(changes["end_time"])
-    return await crons.update(conn, cid, changes, scope=scope)
+    return cast("Cron", await crons.update(conn, cid, changes, scope=scope))
 
 
 @delete("/runs/crons/{cron_id:str}", status_code=204)

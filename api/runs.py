@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 from litestar import Litestar, Response, Router, delete, get, post
@@ -18,6 +18,7 @@ from api.app import ApiResponse, AuthzDep
 from api.auth import Authz
 from api.faults import fault_point
 from api.idempotency import IdemKey
+from api.models import Run
 from api.run_payload import RunCreate, to_request
 from api.schemas import parse_uuid, select_fields
 from engine.core import codec
@@ -160,25 +161,25 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
 
 @post("/threads/{thread_id:str}/runs", status_code=200)
 async def create_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State,
-                     authz: AuthzDep, idempotency_key: IdemKey) -> Response[Any]:
+                     authz: AuthzDep, idempotency_key: IdemKey) -> Response[Run]:
     run = await _create(state, authz, data, parse_uuid(thread_id), idempotency_key)
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], False))
 
 
 @post("/runs", status_code=200)
 async def create_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
-                               idempotency_key: IdemKey) -> Response[Any]:
+                               idempotency_key: IdemKey) -> Response[Run]:
     run = await _create(state, authz, data, None, idempotency_key)
     return ApiResponse(run, headers=_locations(run["thread_id"], run["run_id"], True))
 
 
 @post("/runs/batch", status_code=200)
 async def create_batch(data: JSONBody[list[RunCreate]], state: State, authz: AuthzDep,
-                       idempotency_key: IdemKey) -> list[dict[str, Any]]:
+                       idempotency_key: IdemKey) -> list[Run]:
     if not data:
         raise InvalidInput("runs/batch needs at least one run")
     reqs = [await authorized_request(state, authz, body, None) for body in data]
-    return await runs_of(state).create_batch(reqs, idempotency_key)
+    return cast("list[Run]", await runs_of(state).create_batch(reqs, idempotency_key))
 
 
 @post("/threads/{thread_id:str}/runs/wait", status_code=200)
@@ -204,7 +205,7 @@ async def list_runs(
     offset: FromQuery[int] = 0,
     status: FromQuery[str | None] = None,
     select: FromQuery[list[str] | None] = None,
-) -> list[dict[str, Any]]:
+) -> list[Run]:
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must be >= 0")
     if offset > BIGINT_MAX:
@@ -212,14 +213,14 @@ async def list_runs(
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
     rows = await runs_of(state).list(tid, limit=limit, offset=offset, status=status or None)
-    return [select_fields(r, select, RUN_FIELDS) for r in rows]
+    return cast("list[Run]", [select_fields(r, select, RUN_FIELDS) for r in rows])
 
 
 @get("/threads/{thread_id:str}/runs/{run_id:str}")
-async def get_run(thread_id: FromPath[str], run_id: FromPath[str], state: State, authz: AuthzDep) -> dict[str, Any]:
+async def get_run(thread_id: FromPath[str], run_id: FromPath[str], state: State, authz: AuthzDep) -> Run:
     tid, rid = parse_uuid(thread_id), parse_uuid(run_id, "run")
     await authz.thread("read", tid, run_id=rid)
-    return await runs_of(state).get(rid, tid)
+    return cast("Run", await runs_of(state).get(rid, tid))
 
 
 @delete("/threads/{thread_id:str}/runs/{run_id:str}", status_code=204)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Router, get, post
@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import AuthzDep
+from api.models import ThreadState, ThreadUpdateStateResponse
 from api.schemas import parse_uuid
 from engine.durable.state import StateService
 from engine.errors import InvalidInput, Unsupported
@@ -59,21 +60,21 @@ def _flag(value: bool | str | None) -> bool:
 async def get_state(
     thread_id: FromPath[str], state: State, authz: AuthzDep, subgraphs: FromQuery[str | None] = None,
     select: FromQuery[list[str] | None] = None,
-) -> dict[str, Any]:
+) -> ThreadState:
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return select_state(await svc(state).get(tid, subgraphs=_flag(subgraphs)), select)
+    return cast("ThreadState", select_state(await svc(state).get(tid, subgraphs=_flag(subgraphs)), select))
 
 
 @get("/threads/{thread_id:str}/state/{checkpoint_id:str}")
 async def get_state_at(
     thread_id: FromPath[str], checkpoint_id: FromPath[str], state: State, authz: AuthzDep,
     subgraphs: FromQuery[str | None] = None, select: FromQuery[list[str] | None] = None,
-) -> dict[str, Any]:
+) -> ThreadState:
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return select_state(await svc(state).get(tid, parse_uuid(checkpoint_id, "checkpoint"),
-                                             subgraphs=_flag(subgraphs)), select)
+    return cast("ThreadState", select_state(await svc(state).get(tid, parse_uuid(checkpoint_id, "checkpoint"),
+                                             subgraphs=_flag(subgraphs)), select))
 
 
 class StateAtCheckpoint(msgspec.Struct, kw_only=True):
@@ -84,7 +85,7 @@ class StateAtCheckpoint(msgspec.Struct, kw_only=True):
 
 @post("/threads/{thread_id:str}/state/checkpoint", status_code=200)
 async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoint], state: State,
-                        authz: AuthzDep) -> dict[str, Any]:
+                        authz: AuthzDep) -> ThreadState:
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
     ns = data.checkpoint.get("checkpoint_ns") or None
@@ -93,9 +94,9 @@ async def post_state_at(thread_id: FromPath[str], data: JSONBody[StateAtCheckpoi
     if ns:
         raw = data.checkpoint.get("checkpoint_id")
         found = await svc(state).get(tid, checkpoint_ns=ns, ns_checkpoint_id=str(raw) if raw else None)
-        return select_state(found, data.select)
-    return select_state(await svc(state).get(tid, _checkpoint_id(None, data.checkpoint),
-                                             subgraphs=_flag(data.subgraphs)), data.select)
+        return cast("ThreadState", select_state(found, data.select))
+    return cast("ThreadState", select_state(await svc(state).get(tid, _checkpoint_id(None, data.checkpoint),
+                                             subgraphs=_flag(data.subgraphs)), data.select))
 
 
 class StateUpdate(msgspec.Struct, kw_only=True):
@@ -107,14 +108,14 @@ class StateUpdate(msgspec.Struct, kw_only=True):
 
 @post("/threads/{thread_id:str}/state", status_code=200)
 async def update_state(thread_id: FromPath[str], data: JSONBody[StateUpdate], state: State,
-                       authz: AuthzDep) -> dict[str, Any]:
+                       authz: AuthzDep) -> ThreadUpdateStateResponse:
     _no_ns(data.checkpoint)
     tid = parse_uuid(thread_id)
     await authz.thread("update", tid)
-    return await svc(state).update(
+    return cast("ThreadUpdateStateResponse", await svc(state).update(
         tid, data.values, as_node=data.as_node,
         checkpoint_id=_checkpoint_id(data.checkpoint_id, data.checkpoint),
-    )
+    ))
 
 
 class HistoryQuery(msgspec.Struct, kw_only=True):
@@ -135,7 +136,7 @@ def _before(before: str | dict[str, Any] | None) -> uuid.UUID | None:
 
 @post("/threads/{thread_id:str}/history", status_code=200)
 async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], state: State,
-                       authz: AuthzDep) -> list[dict[str, Any]]:
+                       authz: AuthzDep) -> list[ThreadState]:
     if data.limit < 1:
         raise InvalidInput("limit must be >= 1")
     tid = parse_uuid(thread_id)
@@ -145,19 +146,19 @@ async def post_history(thread_id: FromPath[str], data: JSONBody[HistoryQuery], s
         history = [await svc(state).get(tid, _checkpoint_id(None, data.checkpoint))]
     else:
         history = await svc(state).history(tid, limit=data.limit, before=_before(data.before), metadata=data.metadata)
-    return [select_state(h, data.select) for h in history]
+    return cast("list[ThreadState]", [select_state(h, data.select) for h in history])
 
 
 @get("/threads/{thread_id:str}/history")
 async def get_history(
     thread_id: FromPath[str], state: State, authz: AuthzDep, limit: FromQuery[int] = 10,
     before: FromQuery[str | None] = None,
-) -> list[dict[str, Any]]:
+) -> list[ThreadState]:
     if limit < 1:
         raise InvalidInput("limit must be >= 1")
     tid = parse_uuid(thread_id)
     await authz.thread("read", tid)
-    return await svc(state).history(tid, limit=limit, before=_before(before))
+    return cast("list[ThreadState]", await svc(state).history(tid, limit=limit, before=_before(before)))
 
 
 router = Router(

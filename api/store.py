@@ -6,7 +6,7 @@ Platform) and may rewrite its namespace, e.g. to prefix the caller's id; the cal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import MediaType, Response, Router, delete, get, post, put
@@ -14,6 +14,7 @@ from litestar.params import FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn, SettingsDep
 from api.auth import Authz
+from api.models import Item, ListNamespaceResponse, SearchItem, SearchItemsResponse
 from api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch, as_bool
 from engine.durable import kv
 from engine.errors import InvalidInput, TooLarge, Unsupported
@@ -43,7 +44,8 @@ async def put_item(data: JSONBody[StorePut], conn: Conn, authz: AuthzDep, settin
 
 @get("/store/items")
 async def get_item(conn: Conn, authz: AuthzDep, key: FromQuery[str | None] = None,
-                   namespace: FromQuery[str | None] = None, refresh_ttl: FromQuery[str | None] = None) -> Response[Any]:
+                   namespace: FromQuery[str | None] = None, refresh_ttl: FromQuery[str | None] = None
+                   ) -> Response[Item | None]:
     if not key:
         raise InvalidInput("Query parameter 'key' is required")
     v = await _authorized(authz, "get", {"namespace": tuple(kv.split_namespace(namespace or "")), "key": key})
@@ -60,7 +62,7 @@ async def delete_item(data: JSONBody[StoreDelete], conn: Conn, authz: AuthzDep) 
 
 
 @post("/store/items/search", status_code=200)
-async def search_items(conn: Conn, authz: AuthzDep, data: JSONBody[StoreSearch | None] = None) -> dict[str, Any]:
+async def search_items(conn: Conn, authz: AuthzDep, data: JSONBody[StoreSearch | None] = None) -> SearchItemsResponse:
     data = data or StoreSearch()
     if data.query:
         raise Unsupported("query (semantic search) is not supported: the store has no vector index")
@@ -70,12 +72,12 @@ async def search_items(conn: Conn, authz: AuthzDep, data: JSONBody[StoreSearch |
         conn, v["namespace"], filter=v["filter"], limit=data.limit, offset=data.offset,
         refresh_ttl=True if data.refresh_ttl is None else data.refresh_ttl,
     )
-    return {"items": items}
+    return {"items": cast("list[SearchItem]", items)}
 
 
 @post("/store/namespaces", status_code=200)
 async def list_namespaces(conn: Conn, authz: AuthzDep, data: JSONBody[StoreNamespaces | None] = None
-                          ) -> dict[str, Any]:
+                          ) -> ListNamespaceResponse:
     data = data or StoreNamespaces()
     v = await _authorized(authz, "list_namespaces", {
         "namespace": tuple(data.prefix) if data.prefix is not None else None,

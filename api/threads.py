@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from litestar import Request, Response, Router, delete, get, patch, post
@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn
 from api.idempotency import IdemKey
+from api.models import Thread, ThreadPruneResponse
 from api.schemas import (
     ThreadCount,
     ThreadCreate,
@@ -90,7 +91,7 @@ def _superstep_updates(supersteps: list[dict[str, Any]]) -> list[tuple[Any, str 
 @post("/threads", status_code=200)
 async def create_thread(
     conn: Conn, state: State, authz: AuthzDep, idempotency_key: IdemKey, data: JSONBody[ThreadCreate | None] = None
-) -> dict[str, Any]:
+) -> Thread:
     data = data or ThreadCreate()
     metadata = dict(data.metadata or {})
     if data.graph_id:
@@ -128,11 +129,12 @@ async def create_thread(
             await threads.delete(conn, tid, rt=state.runtime)  # all or nothing: no half-populated thread is left
             raise
         thread = await threads.get(conn, tid)
-    return _view(thread, set())
+    return cast("Thread", _view(thread, set()))
 
 
 @post("/threads/search", status_code=200)
-async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearch | None] = None) -> Response[Any]:
+async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearch | None] = None
+                         ) -> Response[list[Thread]]:
     data = data or ThreadSearch()
     sort_by = check_sort_by(data.sort_by, threads.SORT_FIELDS)
     extract = {alias: _parse_path(path) for alias, path in (data.extract or {}).items()}
@@ -166,7 +168,7 @@ async def count_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadCount 
 
 
 @post("/threads/prune", status_code=200)
-async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep, state: State) -> dict[str, Any]:
+async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep, state: State) -> ThreadPruneResponse:
     ids = [parse_uuid(i) for i in data.thread_ids]
     scope = await authz("threads", "delete", {"thread_ids": ids, "strategy": data.strategy})
     ids = await access.threads_in_scope(conn, ids, scope)
@@ -175,16 +177,16 @@ async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep
 
 @get("/threads/{thread_id:str}")
 async def get_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep,
-                     include: FromQuery[str | None] = None) -> dict[str, Any]:
+                     include: FromQuery[str | None] = None) -> Thread:
     wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
     tid = parse_uuid(thread_id)
     scope = await authz("threads", "read", {"thread_id": tid})
-    return _view(await threads.get(conn, tid, scope=scope), wanted)
+    return cast("Thread", _view(await threads.get(conn, tid, scope=scope), wanted))
 
 
 @patch("/threads/{thread_id:str}")
 async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], conn: Conn,
-                        request: Request[Any, Any, Any], authz: AuthzDep) -> Response[Any]:
+                        request: Request[Any, Any, Any], authz: AuthzDep) -> Response[Thread]:
     tid = parse_uuid(thread_id)
     value: dict[str, Any] = {"thread_id": tid, "metadata": dict(data.metadata or {})}
     scope = await authz("threads", "update", value)
@@ -202,10 +204,11 @@ async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep, s
 
 
 @post("/threads/{thread_id:str}/copy", status_code=200)
-async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> dict[str, Any]:
+async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> Thread:
     tid = parse_uuid(thread_id)
     scope = await authz("threads", "read", {"thread_id": tid})
-    return _view(await threads.copy(conn, tid, scope=scope), set())  # the copy keeps the metadata: same owner
+    # the copy keeps the metadata: same owner
+    return cast("Thread", _view(await threads.copy(conn, tid, scope=scope), set()))
 
 
 router = Router(

@@ -2,10 +2,14 @@
 
 -- name: active_run_start
 -- Where a subscription without `since` starts: just before the first event of the thread's running run
--- (a pending run has none yet), else after the thread's last event.
+-- (a pending run has none yet), or of its last run when that one stopped at an interrupt (a client
+-- reattaching learns the pending interrupts), else after the thread's last event.
 SELECT coalesce(
     (SELECT min(e.pos) - 1 FROM events e JOIN runs r ON r.run_id = e.run_id
      WHERE r.thread_id = $1 AND r.status = 'running' AND e.thread_id = $1),
+    (SELECT min(e.pos) - 1 FROM events e
+     WHERE e.thread_id = $1 AND (SELECT status FROM threads WHERE thread_id = $1) = 'interrupted'
+       AND e.run_id = (SELECT run_id FROM runs WHERE thread_id = $1 ORDER BY created_at DESC LIMIT 1)),
     (SELECT max(pos) FROM events WHERE thread_id = $1),
     0)
 

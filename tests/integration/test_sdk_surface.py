@@ -365,11 +365,19 @@ async def test_threads_surface(database_url: str, nats_url: str, nats_prefix: st
         await expect_status(T.get(ftid), 404, "not_found")
         await expect_status(T.get("not-a-uuid"), 422)
 
-        # thread-centric protocol stream: documented as not served (404 on POST /threads/{tid}/commands)
+        # thread-centric protocol stream (tests/integration/test_thread_protocol.py covers it in depth): a
+        # session opened on the thread waiting at its interrupt learns it, and answering it finishes the run
         async def protocol() -> Any:
             async with T.stream(htid, assistant_id="hitl") as ts:
-                return await ts.run.start(input={"amount": 1})
-        await expect_status(asyncio.wait_for(protocol(), 15), 404)
+                [pending] = (await T.get_state(htid))["interrupts"]
+
+                async def learned() -> bool:
+                    return [i["interrupt_id"] for i in ts.interrupts] == [pending["id"]]
+                await eventually(learned, what="the reattached session knows the pending interrupt")
+                await ts.run.respond(True)
+                return await ts.output
+        final = await asyncio.wait_for(protocol(), 30)
+        assert final["trail"][-1] == "published"
 
 
 # -- runs -----------------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from duragraph.serve import (
     load_project,
     log,
     migrate,
+    run_server,
     security_of,
     serve_api,
     serve_relay,
     serve_worker,
-    until_signal,
 )
 from duragraph.settings import Settings
 
@@ -156,8 +156,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
             asyncio.run(migrate(settings))
             configure_tracing("dev")
             try:
-                asyncio.run(until_signal(lambda stop: run_dev(settings, graphs, security, stop, data_dir,
-                                                              not args.no_reload)))
+                run_server(lambda stop: run_dev(settings, graphs, security, stop, data_dir, not args.no_reload))
             finally:
                 shutdown_tracing()
     print("stopped", flush=True)

@@ -107,6 +107,18 @@ def require_db(settings: Settings, *, reachable: bool = True) -> None:
     asyncio.run(check_database(settings.database_url, reachable=reachable))
 
 
+def run_server(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run a long-lived component until SIGINT/SIGTERM, on uvloop when it is installed (it is a dependency
+    on POSIX): measured with benchmarks/api_throughput.py, a cheaper event loop for the API, the workers
+    and the relay."""
+    try:
+        import uvloop
+    except ImportError:  # Windows
+        asyncio.run(until_signal(main))
+    else:
+        uvloop.run(until_signal(main))
+
+
 async def until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -215,7 +227,7 @@ def cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
               f"(graphs: {', '.join(sorted(graphs))}; database {redact(settings.database_url)})", flush=True)
 
     try:
-        asyncio.run(until_signal(lambda stop: serve_api(settings, graphs, stop, security, started)))
+        run_server(lambda stop: serve_api(settings, graphs, stop, security, started))
     finally:
         shutdown_tracing()
     return 0
@@ -231,7 +243,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_tracing("worker")
     try:
         with metrics_server(args.metrics_port or settings.metrics_port, settings.host):
-            asyncio.run(until_signal(lambda stop: serve_worker(settings, graphs, stop)))
+            run_server(lambda stop: serve_worker(settings, graphs, stop))
     finally:
         shutdown_tracing()
     return 0
@@ -244,7 +256,7 @@ def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError("NATS_URL is not set")
     require_db(settings, reachable=False)  # like a worker: started while the database is down, it waits for it
     with metrics_server(args.metrics_port or settings.metrics_port, settings.host):
-        asyncio.run(until_signal(lambda stop: serve_relay(settings, stop)))
+        run_server(lambda stop: serve_relay(settings, stop))
     return 0
 
 

@@ -1,8 +1,11 @@
 """Where SSE streams get their events: Postgres for replay and gap-fill, NATS JetStream for live updates.
 
 Postgres (`events`) is the record; JetStream only makes the stream fast. One `LiveHub` per API process
-holds one NATS connection and one ephemeral JetStream push consumer on `<prefix>.events.>` (deliver
-policy NEW, no acks) and hands each message to the streams watching that run or thread.
+holds one NATS connection and, while some stream is watching, one ephemeral JetStream push consumer on
+`<prefix>.events.>` (deliver policy NEW, no acks), and hands each message to the streams watching that
+run or thread. With no stream open for `idle_unsubscribe` seconds the consumer is dropped, so an API
+serving only `runs.wait` and reads receives no events at all; the next stream subscribes again (it
+polls Postgres until then, and the subscription's RESYNC makes it re-read what it may have missed).
 
 A run stream (`run_events`) is lossless and duplicate-free by construction:
 1. it starts watching the run BEFORE reading Postgres, so an event is either already committed (the
@@ -77,6 +80,7 @@ class HubConfig:
     retry_interval: float = 0.5
     outage_bound: float = 60.0  # an open stream waits this long for an unreachable database, then ends
     outage_backoff_cap: float = 1.0  # the longest pause between two reads during an outage
+    idle_unsubscribe: float = 10.0  # no stream watching for this long: stop consuming events
 
 
 class LiveHub:
@@ -88,6 +92,7 @@ class LiveHub:
         self._sub: Any = None
         self._healthy = False
         self._resubscribe = asyncio.Event()
+        self._wanted = asyncio.Event()  # some stream is watching
         self._task: asyncio.Task[None] | None = None
         self.received = 0
 
@@ -111,6 +116,7 @@ class LiveHub:
         w = Watch()
         table, key = (self._runs, str(run_id)) if run_id is not None else (self._threads, str(thread_id))
         table.setdefault(key, set()).add(w)
+        self._wanted.set()
         try:
             yield w
         finally:
@@ -119,6 +125,8 @@ class LiveHub:
                 watches.discard(w)
                 if not watches:
                     del table[key]
+            if not self._runs and not self._threads:
+                self._wanted.clear()
 
     def _broadcast(self, item: Any) -> None:
         for table in (self._runs, self._threads):
@@ -185,18 +193,29 @@ class LiveHub:
                 log.info("live hub: NATS connect failed (%s); retrying", exc)
                 await asyncio.sleep(cfg.retry_interval)
         while True:
+            await self._wanted.wait()
             self._resubscribe.clear()
             await self._subscribe()
-            await self._resubscribe.wait()
+            while not self._resubscribe.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._resubscribe.wait(), cfg.idle_unsubscribe)
+                if not self._wanted.is_set():  # nobody streamed for a while: stop receiving every event
+                    await self._unsubscribe()
+                    log.debug("live hub: no stream open; stopped following events")
+                    break
             self._healthy = False
 
-    async def _subscribe(self) -> None:
-        assert self._nc is not None
-        cfg = self.config
+    async def _unsubscribe(self) -> None:
+        self._healthy = False
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+
+    async def _subscribe(self) -> None:
+        assert self._nc is not None
+        cfg = self.config
+        await self._unsubscribe()
         failures = 0
         while True:
             try:

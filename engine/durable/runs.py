@@ -294,9 +294,7 @@ class RunService:
 
     async def wait(self, run_id: uuid.UUID, timeout: float | None = None) -> dict[str, Any]:
         """Block until the run ends; returns the run row as JSON plus `output` and `error`."""
-        await self.waiter.wait(run_id, timeout)
-        async with self.rt.pool.acquire() as conn:
-            row = await conn.fetchrow(Q["get_run"], run_id)
+        row = await self.waiter.wait(run_id, timeout)
         if row is None:
             raise NotFound(f"Run {run_id} not found.")
         return {**run_json(row), "output": row["output"], "error": row["error"]}

@@ -1,5 +1,6 @@
 """Wait for runs to end: one LISTEN connection per process fans `duragraph_run_done` out to waiters,
-with a slow poll as the safety net for a notification missed while reconnecting."""
+with a slow poll as the safety net for a notification missed while reconnecting. Each check reads the
+whole run row, so the row a waiter returns is the one that showed the run ended (no second read)."""
 
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ class RunWaiter:
         for ev in self._waiters.get(payload, ()):
             ev.set()
 
-    async def _status(self, run_id: uuid.UUID) -> str | None:
+    async def _row(self, run_id: uuid.UUID) -> asyncpg.Record | None:
         async with self._pool.acquire() as conn:
-            status: str | None = await conn.fetchval(Q["run_status"], run_id)
-            return status
+            row: asyncpg.Record | None = await conn.fetchrow(Q["get_run"], run_id)
+            return row
 
-    async def wait(self, run_id: uuid.UUID, timeout: float | None = None) -> str | None:
-        """Block until the run is no longer pending/running; returns its status (None if deleted).
+    async def wait(self, run_id: uuid.UUID, timeout: float | None = None) -> asyncpg.Record | None:
+        """Block until the run is no longer pending/running; returns its row (`get_run`; None if deleted).
         Raises TimeoutError after `timeout` seconds."""
         key = str(run_id)
         ev = asyncio.Event()
@@ -55,9 +56,10 @@ class RunWaiter:
         deadline = None if timeout is None else loop.time() + timeout
         try:
             while True:
-                status = await self._status(run_id)
-                if status is None or status in TERMINAL:
-                    return status
+                row = await self._row(run_id)
+                if row is None or row["status"] in TERMINAL:
+                    return row
+                status = row["status"]
                 wait_for = self._poll
                 if deadline is not None:
                     remaining = deadline - loop.time()

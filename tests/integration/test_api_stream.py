@@ -7,9 +7,12 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 from langgraph_sdk import get_client
+from litestar import Litestar
 
+from api.live import LiveHub
 from tests.integration import graphs as G
 from tests.integration import stream_graphs as SG
 from tests.integration.api_support import live_stack
@@ -402,3 +405,39 @@ async def test_sdk_reconnects_across_an_api_restart(database_url: str, nats_url:
 def _msg(message: dict[str, Any]) -> dict[str, Any]:
     """A message as the official server sends it (all of LangChain's fields), cut to what a test checks."""
     return {k: message[k] for k in ("type", "content", "id")}
+
+
+async def test_api_consumes_events_only_while_a_stream_is_open(database_url: str, nats_url: str,
+                                                               nats_prefix: str) -> None:
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as st:
+        assert st.api._server is not None
+        app = st.api._server.config.app
+        assert isinstance(app, Litestar)
+        hub: LiveHub = app.state.live
+        hub.config.idle_unsubscribe = 0.2
+        client = get_client(url=st.url, api_key=None)
+        tid = (await client.threads.create())["thread_id"]
+        conn = await asyncpg.connect(database_url)
+        try:
+            async def published() -> bool:
+                return bool(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
+
+            assert (await client.runs.wait(tid, "linear", input={"n": 0, "trail": []}))["n"] == 3
+            await eventually(published, what="the run's events published by the relay")
+            assert hub.received == 0  # nobody has streamed: the API followed no events
+            # the first stream subscribes; the ticker's later steps come live
+            chunks = await collect(client.runs.stream(tid, "ticker", input={"n": 0}, stream_mode="updates"))
+            assert [c.event for c in chunks][1:] == ["updates"] * 6
+            assert hub.received > 0
+            # with no stream open the hub drops its consumer; runs then cost the API no events
+            await eventually(lambda: _async(hub._sub is None), what="the live hub unsubscribed")
+            before = hub.received
+            assert (await client.runs.wait(tid, "linear", input={"n": 0, "trail": []}))["n"] == 3
+            await eventually(published, what="the run's events published by the relay")
+            assert hub.received == before
+        finally:
+            await conn.close()
+
+
+async def _async(value: bool) -> bool:
+    return value

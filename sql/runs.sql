@@ -45,7 +45,10 @@ SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDAT
 SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDATE
 
 -- name: next_pending_run
-SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= now()
+-- The clock is the statement's, not the transaction's: a completion that began before a run was queued
+-- (and then waited for the thread that the run's creator held) must still see that run as due, or it
+-- would stay pending with nothing left to start it.
+SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= clock_timestamp()
 ORDER BY created_at, run_id LIMIT 1 FOR UPDATE SKIP LOCKED
 
 -- name: count_active_runs

@@ -46,7 +46,10 @@ async def _race(database_url: str, strategy: str, threads: int) -> tuple[list[li
         codes = list(await asyncio.gather(*(answer(t) for t in tids)))
         for tid in tids:
             runs = await client.runs.list(tid, limit=100)
-            await asyncio.gather(*(client.runs.join(tid, r["run_id"]) for r in runs))
+            try:
+                await asyncio.wait_for(asyncio.gather(*(client.runs.join(tid, r["run_id"]) for r in runs)), 60)
+            except TimeoutError:
+                raise AssertionError(f"runs of {tid} never ended: {await client.runs.list(tid)}") from None
         states = await asyncio.gather(*(client.threads.get_state(t) for t in tids))
         async with e.pool.acquire() as conn:
             published = await conn.fetch(

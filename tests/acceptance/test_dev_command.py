@@ -149,7 +149,7 @@ def test_dev_serves_stops_cleanly_and_keeps_an_interrupted_run_across_restarts(d
         assert dev.interrupt() == 0, dev.output()
         assert dev.output().rstrip().endswith("stopped")
         assert "Traceback" not in dev.output()
-        eventually_sync(lambda: not processes_using(data_dir), within=5,
+        eventually_sync(lambda: not processes_using(data_dir), within=20,
                         what="no postgres / nats-server left running on the data dir")
     finally:
         dev.kill()

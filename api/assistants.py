@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.app import ApiResponse, AuthzDep, Conn, Graphs
 from api.idempotency import IdemKey
-from api.models import Assistant, AssistantVersion
+from api.models import Assistant, AssistantVersion, Graph, GraphSchema
 from api.schemas import (
     AssistantCount,
     AssistantCreate,
@@ -223,21 +223,21 @@ def _draw(graph: Any, xray: int) -> dict[str, Any]:
 
 @get("/assistants/{assistant_id:str}/graph")
 async def assistant_graph(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
-                          xray: FromQuery[str | None] = None) -> dict[str, Any]:
+                          xray: FromQuery[str | None] = None) -> Graph:
     _, graph = await _graph_of(assistant_id, conn, graphs, authz)
-    return _draw(graph, _xray(xray))
+    return cast("Graph", _draw(graph, _xray(xray)))
 
 
 @get("/assistants/{assistant_id:str}/schemas")
 async def assistant_schemas(assistant_id: FromPath[str], conn: Conn, graphs: Graphs,
-                            authz: AuthzDep) -> dict[str, Any]:
+                            authz: AuthzDep) -> GraphSchema:
     graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
-    return _schemas(graph_id, graph)
+    return cast("GraphSchema", _schemas(graph_id, graph))
 
 
 @get("/assistants/{assistant_id:str}/subgraphs")
 async def assistant_subgraphs(assistant_id: FromPath[str], conn: Conn, graphs: Graphs, authz: AuthzDep,
-                              recurse: FromQuery[str | None] = None) -> dict[str, Any]:
+                              recurse: FromQuery[str | None] = None) -> dict[str, GraphSchema]:
     graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
     return _subgraphs(graph_id, graph, prefix="", recurse=as_bool(recurse))
 
@@ -245,7 +245,7 @@ async def assistant_subgraphs(assistant_id: FromPath[str], conn: Conn, graphs: G
 @get("/assistants/{assistant_id:str}/subgraphs/{namespace:str}")
 async def assistant_subgraphs_ns(assistant_id: FromPath[str], namespace: FromPath[str], conn: Conn,
                                  graphs: Graphs, authz: AuthzDep,
-                                 recurse: FromQuery[str | None] = None) -> dict[str, Any]:
+                                 recurse: FromQuery[str | None] = None) -> dict[str, GraphSchema]:
     graph_id, graph = await _graph_of(assistant_id, conn, graphs, authz)
     found = _subgraphs(graph_id, graph, prefix="", recurse=True)
     return {ns: s for ns, s in found.items()

@@ -149,3 +149,37 @@ class ListNamespaceResponse(TypedDict):
 
 class ThreadPruneResponse(TypedDict):
     pruned_count: int
+
+
+class GraphSchema(TypedDict):
+    graph_id: str
+    input_schema: dict[str, Any] | None
+    output_schema: dict[str, Any] | None
+    state_schema: dict[str, Any] | None
+    config_schema: dict[str, Any] | None
+    context_schema: dict[str, Any] | None
+
+
+class GraphNode(TypedDict):
+    id: str
+    type: NotRequired[str]
+    data: NotRequired[Any]
+    metadata: NotRequired[dict[str, Any] | None]
+
+
+class GraphEdge(TypedDict):
+    source: str
+    target: str
+    data: NotRequired[Any]
+    conditional: NotRequired[bool]
+
+
+class Graph(TypedDict):
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
+class Info(TypedDict):
+    version: str
+    flags: dict[str, Any]
+    host: dict[str, Any]

@@ -11,6 +11,8 @@ from litestar import Response, Router, get, head
 from litestar.datastructures import State
 from litestar.params import FromQuery
 
+from api.models import Info
+
 try:
     VERSION = version("duragraph")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -75,7 +77,7 @@ async def ready(state: State) -> Response[Any]:
 
 
 @get("/info", sync_to_thread=False)
-def info() -> dict[str, Any]:
+def info() -> Info:
     return {"version": VERSION, "flags": dict(FLAGS), "host": {"kind": "self-hosted", "project_id": None}}
 
 

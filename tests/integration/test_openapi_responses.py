@@ -18,9 +18,7 @@ NAMED = {"Assistant", "AssistantVersion", "Thread", "Run", "ThreadState", "Check
          "SearchItemsResponse", "ListNamespaceResponse", "ThreadUpdateStateResponse", "ThreadPruneResponse"}
 # JSON routes whose 2xx body is not (yet) described by a named model
 UNTYPED = {
-    ("get", "/assistants/{assistant_id}/graph"), ("get", "/assistants/{assistant_id}/schemas"),
-    ("get", "/assistants/{assistant_id}/subgraphs"), ("get", "/assistants/{assistant_id}/subgraphs/{namespace}"),
-    ("post", "/threads/{thread_id}/runs/{run_id}/cancel"), ("get", "/info"), ("get", "/ok"), ("get", "/ready"),
+    ("post", "/threads/{thread_id}/runs/{run_id}/cancel"), ("get", "/ok"), ("get", "/ready"),
     ("post", "/threads/{thread_id}/commands"),
     # the graph's own final values (any object, as upstream documents them)
     ("post", "/threads/{thread_id}/runs/wait"), ("post", "/runs/wait"),
@@ -89,6 +87,11 @@ async def test_real_responses_validate_against_openapi(database_url: str) -> Non
                 a = await call("post", "/assistants", "/assistants", json={"graph_id": "hitl", "name": "a"})
                 aid = a["assistant_id"]
                 await call("get", "/assistants/{assistant_id}", f"/assistants/{aid}")
+                await call("get", "/assistants/{assistant_id}/graph", f"/assistants/{aid}/graph")
+                await call("get", "/assistants/{assistant_id}/graph", f"/assistants/{aid}/graph", params={"xray": "1"})
+                await call("get", "/assistants/{assistant_id}/schemas", f"/assistants/{aid}/schemas")
+                await call("get", "/assistants/{assistant_id}/subgraphs", f"/assistants/{aid}/subgraphs")
+                await call("get", "/info", "/info")
                 await call("patch", "/assistants/{assistant_id}", f"/assistants/{aid}", json={"metadata": {"x": 1}})
                 await call("post", "/assistants/search", "/assistants/search", json={})
                 await call("post", "/assistants/{assistant_id}/versions", f"/assistants/{aid}/versions", json={})

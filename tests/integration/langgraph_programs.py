@@ -275,6 +275,27 @@ def retry_policy() -> Any:
     return g.compile()
 
 
+def two_retry_policies() -> Any:
+    """LangGraph picks the FIRST policy whose `retry_on` matches: a TimeoutError is retried by the second
+    policy (up to 3 attempts in all), a ConnectionError by the first (up to 4); the node fails 3 times with
+    each, so the TimeoutError run fails and the ConnectionError one succeeds."""
+
+    def flaky(s: Log) -> dict[str, Any]:
+        key = f"{get_config()['configurable']['thread_id']}:{s['x']}"
+        ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+        if ATTEMPTS[key] <= 3:
+            raise TimeoutError("slow upstream") if s["x"] == 2 else ConnectionError("flaky upstream")
+        return {"log": [f"ok after {ATTEMPTS[key]}"]}
+
+    g = StateGraph(Log)
+    g.add_node("flaky", flaky, retry_policy=[
+        RetryPolicy(max_attempts=4, initial_interval=0.01, jitter=False, retry_on=ConnectionError),
+        RetryPolicy(max_attempts=3, initial_interval=0.01, jitter=False, retry_on=TimeoutError),
+    ])
+    g.add_edge(START, "flaky")
+    return g.compile()
+
+
 class Profile(BaseModel):
     name: str
     score: int = 0
@@ -433,6 +454,7 @@ PROGRAMS: dict[str, Program] = {
     "runtime_context": Program(runtime_context, [Step(input={"x": 0}, opts={"context": {"user": "Ada"}})]),
     "custom_stream": Program(custom_stream, [Step(input={"x": 0})]),
     "retry_policy": Program(retry_policy, [Step(input={"x": 0})]),
+    "two_retry_policies": Program(two_retry_policies, [Step(input={"x": 1}), Step(input={"x": 2})]),
     "pydantic_state": Program(pydantic_state, [Step(input={"name": "Grace", "notes": ["new"]})]),
     "dataclass_state": Program(dataclass_state, [Step(input={"items": ["a", "b"]})]),
     "io_schemas": Program(io_schemas, [Step(input={"question": "why"})]),

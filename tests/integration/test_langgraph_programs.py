@@ -91,7 +91,7 @@ async def run_langgraph(program: P.Program) -> list[Observation]:
                         obs.messages.append((norm(codec.to_wire(message)["content"]), meta["langgraph_node"]))
                     else:
                         obs.custom.append(norm(codec.to_wire(chunk)))
-            except GraphRecursionError:
+            except (GraphRecursionError, TimeoutError):
                 obs.failed = True
         state = await graph.aget_state(cfg)
         obs.values = norm(codec.to_wire(state.values))

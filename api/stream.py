@@ -145,7 +145,7 @@ async def run_stream(
     try:
         frames = _run_frames(run, resume=resume, live_only=live_only, pool=pool, hub=hub, graph=graph,
                              mapper=mapper, heartbeat=heartbeat)
-        async for chunk in _ending_with_error(frames, f"run stream {run_id}"):
+        async for chunk in _ending_with_error(frames, f"run stream {run_id}", _END):
             if chunk is _END:
                 finished = True
             else:
@@ -160,10 +160,11 @@ async def run_stream(
 _END = object()  # "the run's stream is complete" (from _run_frames)
 
 
-async def _ending_with_error(frames: AsyncIterator[Any], what: str) -> AsyncIterator[Any]:
+async def _ending_with_error(frames: AsyncIterator[Any], what: str, done: object = None) -> AsyncIterator[Any]:
     """`frames`, ended by an `error` frame (which the SDK surfaces, and which ends its stream) if the
     database stays unreachable longer than the bound, or fails in a way no retry covers; never an
-    exception out of the streaming response."""
+    exception out of the streaming response. `done` (if given) follows the error frame: the stream
+    ended on the server's side, not because the client went away."""
     try:
         async for chunk in frames:
             yield chunk
@@ -171,6 +172,8 @@ async def _ending_with_error(frames: AsyncIterator[Any], what: str) -> AsyncIter
         log.warning("%s ended by a database failure: %r", what, exc)
         message = str(exc) if isinstance(exc, DatabaseOutage) else f"database failure: {type(exc).__name__}"
         yield encode("error", {"error": "DatabaseUnavailable", "message": message}, None)
+        if done is not None:
+            yield done
 
 
 async def _run_frames(

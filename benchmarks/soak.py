@@ -140,27 +140,32 @@ async def calm_or_soak(url: str, clients: int, seconds: float, tally: Tally) -> 
     return sum(counts), time.monotonic() - start
 
 
-async def idle_stream(url: str, address: str, tid: str, stop: asyncio.Event, tally: Tally) -> None:
-    transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30, read=None)) as http:
-        try:
-            async with http.stream("GET", f"{url}/threads/{tid}/stream") as r:
-                if r.status_code >= 500:
-                    tally.server_errors.append(f"stream {r.status_code}")
-                    return
-                if r.status_code != 200:
-                    tally.other_errors.append(f"stream {r.status_code}")
-                    return
-                tally.streams_open += 1
-                try:
-                    reader = asyncio.ensure_future(r.aread())
-                    await asyncio.wait({reader, asyncio.ensure_future(stop.wait())},
-                                       return_when=asyncio.FIRST_COMPLETED)
-                    reader.cancel()
-                finally:
-                    tally.streams_open -= 1
-        except httpx.TransportError as exc:
-            tally.other_errors.append(f"stream: {type(exc).__name__}")
+def address_client(address: str) -> httpx.AsyncClient:
+    """One client per source address, holding up to PER_ADDRESS connections (one per stream)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address,
+                                         limits=httpx.Limits(max_connections=PER_ADDRESS + 1))
+    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30, read=None))
+
+
+async def idle_stream(url: str, http: httpx.AsyncClient, tid: str, stop: asyncio.Event, tally: Tally) -> None:
+    try:
+        async with http.stream("GET", f"{url}/threads/{tid}/stream") as r:
+            if r.status_code >= 500:
+                tally.server_errors.append(f"stream {r.status_code}")
+                return
+            if r.status_code != 200:
+                tally.other_errors.append(f"stream {r.status_code}")
+                return
+            tally.streams_open += 1
+            try:
+                reader = asyncio.ensure_future(r.aread())
+                await asyncio.wait({reader, asyncio.ensure_future(stop.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+                reader.cancel()
+            finally:
+                tally.streams_open -= 1
+    except httpx.TransportError as exc:
+        tally.other_errors.append(f"stream: {type(exc).__name__}")
 
 
 async def slow_body(port: int, stop: asyncio.Event, tally: Tally) -> None:
@@ -213,9 +218,11 @@ async def soak(args: argparse.Namespace, url: str, port: int, api_pid: int) -> N
     async with httpx.AsyncClient(base_url=url) as http:
         threads = [(await http.post("/threads", json={})).json()["thread_id"] for _ in range(20)]
     tasks = []
+    clients: dict[str, httpx.AsyncClient] = {}
     for i in range(args.streams):
         address = f"127.0.{1 + i // (PER_ADDRESS * 250)}.{1 + (i // PER_ADDRESS) % 250}"
-        tasks.append(asyncio.create_task(idle_stream(url, address, threads[i % len(threads)], stop, hostile)))
+        http = clients.get(address) or clients.setdefault(address, address_client(address))
+        tasks.append(asyncio.create_task(idle_stream(url, http, threads[i % len(threads)], stop, hostile)))
         if i % 100 == 99:
             await asyncio.sleep(0.05)  # a crowd arriving, not one burst
     tasks.extend(asyncio.create_task(slow_body(port, stop, hostile)) for _ in range(args.slow))
@@ -239,6 +246,8 @@ async def soak(args: argparse.Namespace, url: str, port: int, api_pid: int) -> N
     rss1, fds1 = process_usage(api_pid)
     stop.set()
     await asyncio.gather(*tasks, sampler, return_exceptions=True)
+    for http in clients.values():
+        await http.aclose()
     print(f"soak: {runs} runs in {seconds:.0f} s = {rate:.1f} runs/s ({100 * (rate / calm_rate - 1):+.0f} % vs calm); "
           f"p50 {pct(hostile.latencies, 0.5):.0f} ms, p99 {pct(hostile.latencies, 0.99):.0f} ms")
     print(f"held during the soak: streams min {min(held_streams, default=0)} / mean "

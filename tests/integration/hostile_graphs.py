@@ -24,3 +24,28 @@ def grow() -> Any:
     g.add_edge(START, "grow")
     g.add_edge("grow", END)
     return g.compile()
+
+
+class Pair(TypedDict, total=False):
+    size: int
+    left: str
+    right: str
+
+
+def pair() -> Any:
+    """Two parallel nodes, each writing `size` bytes to its own key: each result is `size`, the state twice it."""
+
+    def left(state: Pair) -> dict[str, Any]:
+        return {"left": "l" * state.get("size", 0)}
+
+    def right(state: Pair) -> dict[str, Any]:
+        return {"right": "r" * state.get("size", 0)}
+
+    g = StateGraph(Pair)
+    g.add_node("left", left)
+    g.add_node("right", right)
+    g.add_edge(START, "left")
+    g.add_edge(START, "right")
+    g.add_edge("left", END)
+    g.add_edge("right", END)
+    return g.compile()

@@ -30,7 +30,7 @@ KIB = 1024
 LIMITS = Limits(run_body_bytes=256 * KIB, store_body_bytes=64 * KIB, other_body_bytes=32 * KIB, json_depth=50,
                 state_bytes=64 * KIB, store_value_bytes=8 * KIB, page_size=100, pending_runs_per_thread=3,
                 streams_per_client=3, streams_total=5, body_timeout_seconds=3.0)
-GRAPHS = {"grow": H.grow(), "linear": G.linear(2), "looping": G.looping()}
+GRAPHS = {"grow": H.grow(), "pair": H.pair(), "linear": G.linear(2), "looping": G.looping()}
 
 
 @dataclasses.dataclass
@@ -160,6 +160,17 @@ async def test_state_over_the_limit_fails_cleanly_and_keeps_the_last_checkpoint(
         # the thread stays usable
         again = await client.runs.wait(tid, "grow", input={"size": 5})
         assert again["n"] == 2 and again["blob"] == "xxxxx"
+        # each node's result is under the limit, the state they make together is not: the step fails at its
+        # barrier and the thread keeps the checkpoint before it
+        ptid = (await client.threads.create())["thread_id"]
+        await client.runs.wait(ptid, "pair", input={"size": 3})
+        before = await client.threads.get_state(ptid)
+        with pytest.raises(Exception, match=r"StateTooLarge: The state after step \d+ is \d+ bytes"):
+            await client.runs.wait(ptid, "pair", input={"size": 40 * KIB})
+        after_pair = await client.threads.get_state(ptid)
+        assert after_pair["values"]["left"] == "lll" and after_pair["values"]["right"] == "rrr"
+        assert after_pair["checkpoint"]["checkpoint_id"] != before["checkpoint"]["checkpoint_id"]  # the input's
+        assert (await client.runs.wait(ptid, "pair", input={"size": 2}))["left"] == "ll"
 
 
 async def test_store_values_pages_and_waiting_runs_are_bounded(database_url: str) -> None:

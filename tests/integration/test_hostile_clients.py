@@ -167,9 +167,11 @@ async def test_state_over_the_limit_fails_cleanly_and_keeps_the_last_checkpoint(
         before = await client.threads.get_state(ptid)
         with pytest.raises(Exception, match=r"StateTooLarge: The state after step \d+ is \d+ bytes"):
             await client.runs.wait(ptid, "pair", input={"size": 40 * KIB})
-        after_pair = await client.threads.get_state(ptid)
-        assert after_pair["values"]["left"] == "lll" and after_pair["values"]["right"] == "rrr"
-        assert after_pair["checkpoint"]["checkpoint_id"] != before["checkpoint"]["checkpoint_id"]  # the input's
+        head = (await client.threads.get_history(ptid, limit=1))[0]  # the checkpoint as saved
+        assert head["values"]["left"] == "lll" and head["values"]["right"] == "rrr"
+        assert head["checkpoint"]["checkpoint_id"] != before["checkpoint"]["checkpoint_id"]  # the input's
+        big = await sql_rows(s.dsn, "SELECT max(octet_length(value::text)) FROM checkpoint_blobs")
+        assert big[0][0] < 40 * KIB
         assert (await client.runs.wait(ptid, "pair", input={"size": 2}))["left"] == "ll"
 
 

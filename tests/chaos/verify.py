@@ -203,8 +203,17 @@ async def _events(fleet: Fleet, v: Verdict) -> None:
         last[run] = seq
 
 
+FAULT_KINDS = {"worker": "SIGKILL worker", "relay": "SIGKILL active relay", "nats": "SIGKILL nats-server",
+               "postgres": "pg_ctl stop -m immediate", "api": "SIGKILL api"}
+
+
+def fault_counts(fleet: Fleet) -> dict[str, int]:
+    """How many faults of each kind were injected."""
+    return {kind: sum(1 for f in fleet.faults if f.what.startswith(prefix)) for kind, prefix in FAULT_KINDS.items()}
+
+
 def details(v: Verdict, wl: Workload, fleet: Fleet) -> dict[str, Any]:
-    return {"events": v.events, "retries": wl.stats.retries, "unavailable_503": wl.stats.unavailable_503,
-            "faults": sum(1 for f in fleet.faults if not f.what.startswith(("restarted", "up:"))),
-            "worker_kills": len(fleet.kills), "unrecovered_steps": v.unrecovered,
+    return {"faults": fault_counts(fleet), "events": v.events, "retries": wl.stats.retries,
+            "unavailable_503": wl.stats.unavailable_503,
+            "unrecovered_steps": v.unrecovered,
             "client_errors": [j.error for j in wl.jobs if j.error][:5]}

@@ -120,6 +120,11 @@ def _http_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # driver errors are the client's fault when the data was bad, the backend's when it is unreachable
+    if isinstance(exc, asyncpg.UntranslatableCharacterError | asyncpg.CharacterNotInRepertoireError):
+        return error_response(422, "Invalid input: text may not contain NUL (\\u0000) characters",
+                              "invalid_input")
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+        return error_response(422, "Invalid input: a number is out of range", "invalid_input")
     if isinstance(exc, asyncpg.DataError):
         return error_response(422, f"Invalid input: {exc}", "invalid_input")
     if transient(exc):

@@ -106,6 +106,8 @@ def specific_cases(tid: str, graph: str, finished_run: str) -> Iterator[Case]:
     yield Case("store namespace with a dot", "PUT", "/store/items",
                _body({"namespace": ["a.b"], "key": "k", "value": {}}), JSON)
     yield Case("store get without a key", "GET", "/store/items")
+    yield Case("NUL in a query parameter", "GET", "/store/items", params={"key": "a\x00b", "namespace": "x"})
+    yield Case("NUL in a path", "GET", "/assistants/a%00b")
     yield Case("bad Last-Event-ID", "GET", f"{run}/{finished_run}/stream", headers={"Last-Event-ID": "abc"})
     yield Case("unknown stream mode in a join", "GET", f"{run}/{finished_run}/stream",
                params={"stream_mode": "bogus"})

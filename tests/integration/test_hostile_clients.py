@@ -132,6 +132,10 @@ async def test_bad_text_is_a_4xx_naming_the_problem(database_url: str) -> None:
                 422, "invalid_input", "metadata.a.b[1]", "NUL")
         refused(await s.http.post("/threads", content=b'{"metadata": ', headers={"content-type": "application/json"}),
                 400, "bad_request", "not valid JSON")
+        # outside a JSON body (a query parameter), PostgreSQL's refusal is put in the user's words
+        nul = refused(await s.http.get("/store/items", params={"key": "a\x00b", "namespace": "x"}),
+                      422, "invalid_input", "NUL")
+        assert "0x00" not in nul["detail"]
 
 
 async def test_state_over_the_limit_fails_cleanly_and_keeps_the_last_checkpoint(database_url: str) -> None:

@@ -19,20 +19,17 @@ import logging
 import os
 import shutil
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
 import uvicorn
+from fresh_database import fresh_database  # benchmarks/fresh_database.py (scripts run from this folder)
 
 from api.app import create_app
 from duragraph.services import free_port
-from engine.durable.migrate import migrate
 from engine.durable.worker import run_worker
 from tests.browser.ui_graphs import GRAPHS
 
@@ -173,7 +170,6 @@ async def page_loads(url: str, tid: str, rid: str, repeat: int) -> None:
 
 
 async def bench(dsn: str, n: int, repeat: int) -> None:
-    await migrate(dsn)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(database_url=dsn, graphs=GRAPHS, concurrency=4, stop=stop,
                                             install_signal_handlers=False))
@@ -194,35 +190,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from duragraph.services import EmbeddedPostgres
-
-    tmp = Path(tempfile.mkdtemp(prefix="duragraph-bench-"))
-    pg: EmbeddedPostgres | None = None
-    try:
-        server = os.environ.get("DATABASE_URL")
-        if not server:
-            pg = EmbeddedPostgres(tmp / "postgres", durable=True).start()
-            server = pg.dsn
-        name = f"bench_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-        parts = server.rsplit("/", 1)
-        dsn = f"{parts[0]}/{name}"
-        try:
-            asyncio.run(bench(dsn, args.threads, args.repeat))
-        finally:
-            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+    with fresh_database("bench") as dsn:
+        asyncio.run(bench(dsn, args.threads, args.repeat))
 
 
 if __name__ == "__main__":

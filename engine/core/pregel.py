@@ -629,51 +629,47 @@ def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pend
             raise
         # the superstep's writes cannot be applied together (its barrier failed): show the checkpoint as saved
         return state_snapshot(graph, checkpoint, None)
-    tasks: list[dict[str, Any]] = []
-    for t in snap.tasks:
-        entry: dict[str, Any] = {
-            "id": t.id,
-            "name": t.name,
-            "path": list(t.path[:2]),
-            "error": _error_json(t.error) if t.error is not None else None,
-            "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in t.interrupts],
-        }
-        if t.result is not None:
-            entry["result"] = codec.to_wire(t.result)
-        if subgraphs and t.state is not None and not isinstance(t.state, dict) and hasattr(t.state, "values"):
-            entry["state"] = _nested_state(t.state)
-        tasks.append(entry)
     return {
         "values": codec.to_wire(snap.values),
         "next": list(snap.next),
-        "tasks": tasks,
-        "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in snap.interrupts],
+        "tasks": [_task_json(t, subgraphs=subgraphs) for t in snap.tasks],
+        "interrupts": _interrupts_json(snap.interrupts),
         "checkpoint_id": checkpoint["id"],
         "parent_checkpoint_id": checkpoint.get("parent_id"),
         "metadata": {"step": checkpoint["step"], "source": checkpoint.get("source")},
     }
 
 
+def _task_json(t: Any, *, subgraphs: bool) -> dict[str, Any]:
+    """A task of a StateSnapshot as plain JSON; with `subgraphs`, a subgraph task's own state too."""
+    entry: dict[str, Any] = {
+        "id": t.id,
+        "name": t.name,
+        "path": list(t.path[:2]),
+        "error": _error_json(t.error) if t.error is not None else None,
+        "interrupts": _interrupts_json(t.interrupts),
+    }
+    if t.result is not None:
+        entry["result"] = codec.to_wire(t.result)
+    # without a checkpoint of its own, a subgraph task's `state` is its config (a dict), not a snapshot
+    if subgraphs and t.state is not None and not isinstance(t.state, dict) and hasattr(t.state, "values"):
+        entry["state"] = _nested_state(t.state)
+    return entry
+
+
+def _interrupts_json(interrupts: Any) -> list[dict[str, Any]]:
+    return [{"value": codec.to_wire(i.value), "id": i.id} for i in interrupts]
+
+
 def _nested_state(snap: Any) -> dict[str, Any]:
     """A subgraph's StateSnapshot (from LangGraph's get_state(subgraphs=True)) as plain JSON."""
-    tasks = []
-    for t in snap.tasks:
-        entry: dict[str, Any] = {
-            "id": t.id, "name": t.name, "path": list(t.path[:2]),
-            "error": _error_json(t.error) if t.error is not None else None,
-            "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in t.interrupts],
-            "result": codec.to_wire(t.result) if t.result is not None else None,
-        }
-        if t.state is not None and hasattr(t.state, "values"):
-            entry["state"] = _nested_state(t.state)
-        tasks.append(entry)
     conf = snap.config.get("configurable", {}) if snap.config else {}
     parent = (snap.parent_config or {}).get("configurable") if snap.parent_config else None
     return {
         "values": codec.to_wire(snap.values),
         "next": list(snap.next),
-        "tasks": tasks,
-        "interrupts": [{"value": codec.to_wire(i.value), "id": i.id} for i in snap.interrupts],
+        "tasks": [_task_json(t, subgraphs=True) for t in snap.tasks],
+        "interrupts": _interrupts_json(snap.interrupts),
         "metadata": codec.to_wire(snap.metadata or {}),
         "created_at": snap.created_at,
         "checkpoint": {k: conf.get(k) for k in ("checkpoint_ns", "checkpoint_id")},

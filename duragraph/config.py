@@ -27,7 +27,7 @@ from engine.core.errors import InvalidGraphError
 log = logging.getLogger("duragraph.config")
 # langgraph.json keys this server reads; the others are named in one warning
 _WARNED: set[tuple[Path, tuple[str, ...]]] = set()  # one warning per file and process
-KNOWN_KEYS = {"graphs", "env", "dependencies", "python_version", "auth", "http", "$schema"}
+KNOWN_KEYS = {"graphs", "env", "auth", "http", "$schema"}
 
 
 class ConfigError(CliError):
@@ -73,7 +73,8 @@ def read_config(path: Path) -> Config:
     ignored = sorted(set(raw) - KNOWN_KEYS)
     if ignored and (path.resolve(), tuple(ignored)) not in _WARNED:
         _WARNED.add((path.resolve(), tuple(ignored)))
-        log.warning("%s: ignoring key(s) this server does not use: %s", path.name, ", ".join(ignored))
+        log.warning("%s: ignoring key(s) this server does not use: %s (dependencies are whatever this "
+                    "environment has installed)", path.name, ", ".join(ignored))
     for name, spec in graphs.items():
         if not isinstance(spec, str) or ":" not in spec:
             raise ConfigError(f'{path}: graph {name!r}: expected "./file.py:attr" or "module:attr", got {spec!r}')

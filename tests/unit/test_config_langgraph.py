@@ -98,7 +98,7 @@ def test_unused_langgraph_json_keys_are_named_once(tmp_path: Path, caplog: pytes
     with caplog.at_level(logging.WARNING, logger="duragraph.config"):
         read_config(path)
     warnings = [r.getMessage() for r in caplog.records]
-    assert len(warnings) == 1 and "checkpointer, store" in warnings[0]
+    assert len(warnings) == 1 and "checkpointer, dependencies, store" in warnings[0]
 
 
 def test_langgraph_json_is_the_default_without_duragraph_json(tmp_path: Path) -> None:

@@ -696,8 +696,6 @@ def checkpoint_values(graph: CompiledGraph, checkpoint: dict[str, Any] | None) -
     return codec.to_wire(values)  # type: ignore[no-any-return]
 
 
-output_values = checkpoint_values
-
 
 async def update_state(
     graph: CompiledGraph,
@@ -736,7 +734,6 @@ __all__ = [
     "barrier",
     "checkpoint_values",
     "command_from_json",
-    "output_values",
     "prepare_run",
     "run_config",
     "run_task",

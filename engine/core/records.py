@@ -1,6 +1,7 @@
-"""The JSON records exchanged with the durable layer: TaskSpec, TaskOutcome, Decision, RunOptions.
+"""The records exchanged with the durable layer: TaskSpec, TaskOutcome, Decision, RunOptions.
 
-Each has `to_json()` / `from_json()` producing/consuming plain JSON (Postgres jsonb).
+TaskSpec, TaskOutcome and RunOptions have `to_json()` / `from_json()` (Postgres jsonb); a Decision lives only
+in the transaction that applies it.
 """
 
 from __future__ import annotations
@@ -50,9 +51,6 @@ class TaskSpec:
     def is_push(self) -> bool:
         return bool(self.path) and self.path[0] == PUSH
 
-    def sort_key(self) -> str:
-        return task_path_str(self.path)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -73,15 +71,6 @@ class TaskSpec:
             send_arg=data.get("send_arg"),
             triggers=list(data.get("triggers") or []),
         )
-
-
-def task_path_str(path: Any) -> str:
-    """LangGraph's path sort key: writes are applied in this order (pull tasks before push tasks)."""
-    if isinstance(path, (list, tuple)):
-        return "~" + ", ".join(task_path_str(p) for p in path)
-    if isinstance(path, int):
-        return f"{path:010d}"
-    return str(path)
 
 
 @dataclass
@@ -113,14 +102,6 @@ class TaskOutcome:
 
 
 Pending = dict[str, tuple[TaskSpec, TaskOutcome]]
-
-
-def pending_to_json(pending: Pending) -> dict[str, Any]:
-    return {tid: [spec.to_json(), out.to_json()] for tid, (spec, out) in pending.items()}
-
-
-def pending_from_json(data: dict[str, Any]) -> Pending:
-    return {tid: (TaskSpec.from_json(s), TaskOutcome.from_json(o)) for tid, (s, o) in data.items()}
 
 
 @dataclass
@@ -184,37 +165,6 @@ class Decision:
     # them (saves reading the checkpoint again for its event); not persisted
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "checkpoints": self.checkpoints,
-            "tasks": [t.to_json() for t in self.tasks],
-            "interrupts": [i.to_json() for i in self.interrupts],
-            "error": self.error,
-            "checkpoint": self.checkpoint,
-            "resume": self.resume,
-            "kept": pending_to_json(self.kept),
-            "outcomes": pending_to_json(self.outcomes),
-            "output": self.output,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Decision:
-        return cls(
-            kind=data["kind"],
-            checkpoints=list(data.get("checkpoints") or []),
-            tasks=[TaskSpec.from_json(t) for t in data.get("tasks") or []],
-            interrupts=[Interrupt.from_json(i) for i in data.get("interrupts") or []],
-            error=data.get("error"),
-            checkpoint=data.get("checkpoint"),
-            resume=dict(data.get("resume") or {}),
-            kept=pending_from_json(data.get("kept") or {}),
-            outcomes=pending_from_json(data.get("outcomes") or {}),
-            output=data.get("output"),
-            reason=data.get("reason"),
-        )
-
 
 __all__ = [
     "PULL",
@@ -225,5 +175,4 @@ __all__ = [
     "RunOptions",
     "TaskOutcome",
     "TaskSpec",
-    "task_path_str",
 ]

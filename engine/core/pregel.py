@@ -218,16 +218,11 @@ def _spec(task: PregelExecutableTask, step: int) -> TaskSpec:
     path = list(task.path[:2])
     send_arg = None
     if path and path[0] == PUSH:
-        send_arg = codec.to_wire(task.input) if _wire_ok(task.input) else None
+        try:
+            send_arg = codec.to_wire(task.input)  # shown to clients; the task itself reads its Send again
+        except TypeError:
+            send_arg = None
     return TaskSpec(id=task.id, name=task.name, path=path, step=step, send_arg=send_arg, triggers=list(task.triggers))
-
-
-def _wire_ok(value: Any) -> bool:
-    try:
-        codec.wire_dumps(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _interrupt_records(writes: Sequence[tuple[str, Any]]) -> list[Interrupt]:

@@ -34,7 +34,8 @@ from api.app import AuthzDep
 from api.auth import Authz
 from api.run_payload import RunCreate
 from api.sse import is_message
-from engine.durable import assistants
+from engine.core import codec
+from engine.durable import assistants, values
 from engine.errors import NotFound, ServiceError
 
 Q = sql.queries("runs.sql")
@@ -147,13 +148,13 @@ async def _run_row(state: State, authz: Authz, task_id: Any) -> dict[str, Any]:
         raise RpcError(TASK_NOT_FOUND, f"Task {task_id!r} not found") from None
     async with state.pool.acquire() as conn:
         row = await conn.fetchrow(Q["get_run"], rid)
-    if row is None:
-        raise RpcError(TASK_NOT_FOUND, f"Task {task_id} not found")
-    try:
-        await authz.thread("read", row["thread_id"])
-    except NotFound:
-        raise RpcError(TASK_NOT_FOUND, f"Task {task_id} not found") from None
-    return dict(row)
+        if row is None:
+            raise RpcError(TASK_NOT_FOUND, f"Task {task_id} not found")
+        try:
+            await authz.thread("read", row["thread_id"])
+        except NotFound:
+            raise RpcError(TASK_NOT_FOUND, f"Task {task_id} not found") from None
+        return {**row, "output": codec.to_wire(await values.run_output(conn, state.graphs, row))}
 
 
 def _input(state: State, assistant: Mapping[str, Any], message: Mapping[str, Any]) -> tuple[Any, str]:

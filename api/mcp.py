@@ -29,6 +29,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from api import runs as runs_api
 from api.auth import AuthUser, Authz
 from api.run_payload import RunCreate
+from engine.core import codec
 from engine.durable import assistants
 from engine.errors import ServiceError
 
@@ -68,7 +69,7 @@ async def run_assistant(state: State, authz: Authz, assistant_id: str, arguments
     service = runs_api.runs_of(state)
     created = await service.create(request)
     done = await service.wait(uuid.UUID(created["run_id"]))
-    return str(done["status"]), runs_api.final_body(done)
+    return str(done["status"]), codec.to_wire(runs_api.final_body(done))
 
 
 def build_server(app: Litestar) -> Server[Any]:

@@ -61,7 +61,7 @@ def runs_of(state: State) -> RunService:
 
 def final_body(run: dict[str, Any]) -> Any:
     """What runs.wait / runs.join return: the final values, `__interrupt__` at an interrupt(),
-    `{"__error__": {...}}` on error (HTTP 200, as the SDK expects)."""
+    `{"__error__": {...}}` on error (HTTP 200, as the SDK expects); Python objects, for `codec.wire_dumps`."""
     if run["status"] == "error":
         err = run.get("error") or {}
         return {"__error__": {"error": err.get("type", "Error"), "message": err.get("message", "")}}
@@ -259,7 +259,7 @@ async def cancel_run(
             done = await service.wait(rid)
         except NotFound:  # rolled back: the run is gone
             return ApiResponse({}, status_code=200)
-        return ApiResponse(final_body(done), status_code=200)
+        return ApiResponse(codec.wire_dumps(final_body(done)), status_code=200, media_type="application/json")
     return ApiResponse(None, status_code=202)
 
 

@@ -119,7 +119,7 @@ async def create_thread(
     # an Idempotency-Key is committed with the thread row; supersteps are applied after that commit
     async with conn.transaction():
         thread = await idempotency.once(conn, idempotency_key, create, lambda t: {"thread_id": str(t["thread_id"])},
-                                        lambda ids: threads.get(conn, UUID(ids["thread_id"])))
+                                        lambda ids: threads.get(conn, UUID(ids["thread_id"]), graphs=state.graphs))
     if updates and fresh:
         tid = parse_uuid(str(thread["thread_id"]))
         try:
@@ -128,12 +128,12 @@ async def create_thread(
         except Exception:
             await threads.delete(conn, tid, rt=state.runtime)  # all or nothing: no half-populated thread is left
             raise
-        thread = await threads.get(conn, tid)
+        thread = await threads.get(conn, tid, graphs=state.graphs)
     return cast("Thread", _view(thread, set()))
 
 
 @post("/threads/search", status_code=200)
-async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearch | None] = None
+async def search_threads(conn: Conn, authz: AuthzDep, state: State, data: JSONBody[ThreadSearch | None] = None
                          ) -> Response[list[Thread]]:
     data = data or ThreadSearch()
     sort_by = check_sort_by(data.sort_by, threads.SORT_FIELDS)
@@ -147,7 +147,7 @@ async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearc
     items, total = await threads.search(
         conn, metadata=dict_or_none(value["metadata"]), values=dict_or_none(data.values), ids=ids,
         status=data.status, limit=data.limit, offset=data.offset, sort_by=sort_by,
-        sort_order=data.sort_order or "desc", scope=scope,
+        sort_order=data.sort_order or "desc", scope=scope, graphs=state.graphs,
     )
     body = []
     for t in items:
@@ -159,12 +159,13 @@ async def search_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadSearc
 
 
 @post("/threads/count", status_code=200)
-async def count_threads(conn: Conn, authz: AuthzDep, data: JSONBody[ThreadCount | None] = None) -> int:
+async def count_threads(conn: Conn, authz: AuthzDep, state: State, data: JSONBody[ThreadCount | None] = None
+                        ) -> int:
     data = data or ThreadCount()
     value: dict[str, Any] = {"metadata": dict(data.metadata or {}), "values": data.values, "status": data.status}
     scope = await authz("threads", "search", value)
     return await threads.count(conn, metadata=dict_or_none(value["metadata"]), values=dict_or_none(data.values),
-                               status=data.status, scope=scope)
+                               status=data.status, scope=scope, graphs=state.graphs)
 
 
 @post("/threads/prune", status_code=200)
@@ -176,21 +177,22 @@ async def prune_threads(data: JSONBody[ThreadPrune], conn: Conn, authz: AuthzDep
 
 
 @get("/threads/{thread_id:str}")
-async def get_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep,
+async def get_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep, state: State,
                      include: FromQuery[str | None] = None) -> Thread:
     wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
     tid = parse_uuid(thread_id)
     scope = await authz("threads", "read", {"thread_id": tid})
-    return cast("Thread", _view(await threads.get(conn, tid, scope=scope), wanted))
+    return cast("Thread", _view(await threads.get(conn, tid, scope=scope, graphs=state.graphs), wanted))
 
 
 @patch("/threads/{thread_id:str}")
 async def update_thread(thread_id: FromPath[str], data: JSONBody[ThreadPatch], conn: Conn,
-                        request: Request[Any, Any, Any], authz: AuthzDep) -> Response[Thread]:
+                        request: Request[Any, Any, Any], authz: AuthzDep, state: State) -> Response[Thread]:
     tid = parse_uuid(thread_id)
     value: dict[str, Any] = {"thread_id": tid, "metadata": dict(data.metadata or {})}
     scope = await authz("threads", "update", value)
-    thread = await threads.update(conn, tid, metadata=value["metadata"], ttl=ttl_of(data.ttl), scope=scope)
+    thread = await threads.update(conn, tid, metadata=value["metadata"], ttl=ttl_of(data.ttl), scope=scope,
+                                  graphs=state.graphs)
     prefer = request.headers.get("prefer", "")
     if "return=minimal" in prefer.replace(" ", "").lower():
         return ApiResponse(None, status_code=204)
@@ -204,11 +206,11 @@ async def delete_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep, s
 
 
 @post("/threads/{thread_id:str}/copy", status_code=200)
-async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep) -> Thread:
+async def copy_thread(thread_id: FromPath[str], conn: Conn, authz: AuthzDep, state: State) -> Thread:
     tid = parse_uuid(thread_id)
     scope = await authz("threads", "read", {"thread_id": tid})
     # the copy keeps the metadata: same owner
-    return cast("Thread", _view(await threads.copy(conn, tid, scope=scope), set()))
+    return cast("Thread", _view(await threads.copy(conn, tid, scope=scope, graphs=state.graphs), set()))
 
 
 router = Router(

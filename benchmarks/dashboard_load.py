@@ -39,13 +39,10 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 
 SEED = """
 WITH t AS (
-    INSERT INTO threads (thread_id, metadata, status, "values", interrupts, graph_id, created_at, updated_at)
+    INSERT INTO threads (thread_id, metadata, status, interrupts, graph_id, created_at, updated_at)
     SELECT gen_random_uuid(),
            jsonb_build_object('owner', 'user-' || (i % 50), 'n', i, 'graph_id', 'steps'),
            CASE i % 20 WHEN 0 THEN 'interrupted' WHEN 1 THEN 'error' WHEN 2 THEN 'busy' ELSE 'idle' END,
-           jsonb_build_object('topic', 'topic ' || i, 'trail', jsonb_build_array('research', 'outline', 'write'),
-                              'messages', jsonb_build_array(
-                                  jsonb_build_object('type', 'ai', 'content', repeat('x', 200)))),
            CASE WHEN i % 20 = 0 THEN jsonb_build_object(gen_random_uuid()::text,
                 jsonb_build_array(jsonb_build_object('value', 'Publish?', 'id', md5(i::text)))) ELSE '{}' END,
            'steps', now() - make_interval(secs => i * 15), now() - make_interval(secs => i * 15 - 1)

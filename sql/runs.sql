@@ -70,7 +70,7 @@ SELECT thread_id, status, checkpoint_id, metadata, interrupts FROM threads WHERE
 INSERT INTO threads (thread_id, metadata) VALUES ($1, $2) ON CONFLICT (thread_id) DO NOTHING
 
 -- name: set_thread_head
-UPDATE threads SET checkpoint_id = $2, "values" = $3, interrupts = $4, updated_at = now() WHERE thread_id = $1
+UPDATE threads SET checkpoint_id = $2, interrupts = $3, updated_at = now() WHERE thread_id = $1
 
 -- name: set_thread_status
 UPDATE threads SET status = $2, updated_at = now() WHERE thread_id = $1
@@ -223,10 +223,10 @@ FROM runs WHERE run_id = $1 FOR UPDATE
 -- name: persist_decision
 -- What a decision of the core changes, in ONE round trip (the caller holds the run row lock): the new
 -- checkpoints (a re-saved one keeps the document it replaced, for a rollback), the run's position and
--- its event sequence, the thread's head ($26: its pending interrupts), and for a superstep that goes
+-- its event sequence, the thread's head ($25: its pending interrupts), and for a superstep that goes
 -- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
 -- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
--- events with their outbox rows, and the checkpoints' channel blobs ($27-$31). Returns (ordinal of the task,
+-- events with their outbox rows, and the checkpoints' channel blobs ($26-$30). Returns (ordinal of the task,
 -- job id) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
@@ -237,37 +237,36 @@ WITH cp AS (
     replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
 ), r AS (
     UPDATE runs SET checkpoint_id = CASE WHEN cardinality($3::uuid[]) > 0 THEN $8 ELSE checkpoint_id END,
-                    step = COALESCE($9, step), last_seq = last_seq + cardinality($21::uuid[]), updated_at = now()
-    WHERE run_id = $1 RETURNING last_seq - cardinality($21::uuid[]) AS first
+                    step = COALESCE($9, step), last_seq = last_seq + cardinality($20::uuid[]), updated_at = now()
+    WHERE run_id = $1 RETURNING last_seq - cardinality($20::uuid[]) AS first
 ), th AS (
-    -- the thread's values ($10) are written when a run stops (NULL while its supersteps go on)
-    UPDATE threads SET checkpoint_id = $8, "values" = COALESCE($10, "values"), interrupts = $26, updated_at = now()
+    UPDATE threads SET checkpoint_id = $8, interrupts = $25, updated_at = now()
     WHERE thread_id = $2
 ), q AS (
-    SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o)
+    SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o)
     WHERE a IS NOT NULL
 ), j AS (
     SELECT id, k FROM unnest(procrastinate_defer_jobs_v1(ARRAY(
-        SELECT ROW($19::text, $20::text, 0, NULL, NULL, a::jsonb, now())::procrastinate_job_to_defer_v1
-        FROM unnest($18::text[]) WITH ORDINALITY AS x(a, o) WHERE a IS NOT NULL ORDER BY o
+        SELECT ROW($18::text, $19::text, 0, NULL, NULL, a::jsonb, now())::procrastinate_job_to_defer_v1
+        FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o) WHERE a IS NOT NULL ORDER BY o
     ))) WITH ORDINALITY AS j(id, k)
 ), t AS (
     INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome,
                        finished_at, job_id)
-    SELECT $1, u.tid, $2, $11, u.s, u.n, u.sp::jsonb, u.st, u.rs::jsonb, u.oc::jsonb,
+    SELECT $1, u.tid, $2, $10, u.s, u.n, u.sp::jsonb, u.st, u.rs::jsonb, u.oc::jsonb,
            CASE WHEN u.st = 'queued' THEN NULL ELSE now() END, j.id
-    FROM unnest($12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[], $22::text[])
+    FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $21::text[])
          WITH ORDINALITY AS u(tid, s, n, sp, st, rs, oc, o)
     LEFT JOIN q ON q.o = u.o LEFT JOIN j ON j.k = q.k
     ON CONFLICT (run_id, task_id) DO NOTHING
 ), ev AS (
     INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
     SELECT e, $1, $2, r.first + x.o, x.kind, x.d::jsonb
-    FROM r, unnest($21::uuid[], $23::text[], $24::text[]) WITH ORDINALITY AS x(e, kind, d, o)
+    FROM r, unnest($20::uuid[], $22::text[], $23::text[]) WITH ORDINALITY AS x(e, kind, d, o)
     RETURNING event_id, seq, event, data
 ), ob AS (
     INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
-    SELECT event_id, $1, $2, seq, $25,
+    SELECT event_id, $1, $2, seq, $24,
            convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', $2::uuid,
                                          'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
     FROM ev ORDER BY seq
@@ -275,7 +274,7 @@ WITH cp AS (
     -- the values of the channels these checkpoints changed (engine/durable/blobs.py)
     INSERT INTO checkpoint_blobs (thread_id, channel, version, base, depth, value)
     SELECT $2, c, v, b, d, x::jsonb
-    FROM unnest($27::text[], $28::text[], $29::text[], $30::int[], $31::text[]) AS u(c, v, b, d, x)
+    FROM unnest($26::text[], $27::text[], $28::text[], $29::int[], $30::text[]) AS u(c, v, b, d, x)
     ON CONFLICT DO NOTHING
 )
 SELECT q.o AS ordinal, j.id AS job_id FROM q JOIN j ON j.k = q.k ORDER BY q.o
@@ -299,3 +298,7 @@ WHERE replaced_by_run = $1
 -- name: newest_checkpoint
 SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
 ORDER BY created_at DESC, checkpoint_id DESC LIMIT 1
+
+-- name: checkpoint_docs
+-- root checkpoints by id, for what a thread's head or a run's output shows (engine/durable/values.py)
+SELECT checkpoint_id, thread_id, checkpoint FROM checkpoints WHERE checkpoint_id = ANY($1::uuid[])

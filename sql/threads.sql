@@ -9,7 +9,7 @@ RETURNING thread_id
 -- name: get
 -- the API view of a thread: error comes from the latest run when the thread is in error
 SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created_at) AS state_updated_at,
-       t.metadata, t.status, t."values", t.interrupts, t.ttl,
+       t.metadata, t.status, t.checkpoint_id, t.graph_id, t.interrupts, t.ttl,
        CASE WHEN t.status = 'error' THEN
            (SELECT r.error FROM runs r WHERE r.thread_id = t.thread_id ORDER BY r.created_at DESC LIMIT 1)
        END AS error
@@ -42,47 +42,45 @@ ORDER BY created_at, run_id FOR UPDATE
 DELETE FROM threads WHERE thread_id = ANY($1::uuid[])
 
 -- name: search
--- $1 metadata containment, $2 values containment, $3 ids, $4 status, $5 limit, $6 offset, $7 sort_by, $8 sort_order,
--- $9 the caller's access scope (metadata containment from the auth handlers; NULL: every thread)
+-- $1 metadata containment, $2 ids, $3 status, $4 limit, $5 offset, $6 sort_by, $7 sort_order,
+-- $8 the caller's access scope (metadata containment from the auth handlers; NULL: every thread)
 WITH v AS (
     SELECT t.thread_id, t.created_at, t.updated_at, coalesce(c.created_at, t.created_at) AS state_updated_at,
-           t.metadata, t.status, t."values", t.interrupts, t.ttl,
+           t.metadata, t.status, t.checkpoint_id, t.graph_id, t.interrupts, t.ttl,
            CASE WHEN t.status = 'error' THEN
                (SELECT r.error FROM runs r WHERE r.thread_id = t.thread_id ORDER BY r.created_at DESC LIMIT 1)
            END AS error
     FROM threads t LEFT JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
     WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
-      AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
-      AND ($3::uuid[] IS NULL OR t.thread_id = ANY($3::uuid[]))
-      AND ($4::text IS NULL OR t.status = $4::text)
-      AND ($9::jsonb IS NULL OR t.metadata @> $9::jsonb)
+      AND ($2::uuid[] IS NULL OR t.thread_id = ANY($2::uuid[]))
+      AND ($3::text IS NULL OR t.status = $3::text)
+      AND ($8::jsonb IS NULL OR t.metadata @> $8::jsonb)
 )
 SELECT *, count(*) OVER () AS total
 FROM v
 ORDER BY
-    CASE WHEN $8::text = 'asc' THEN CASE $7::text WHEN 'thread_id' THEN thread_id::text
+    CASE WHEN $7::text = 'asc' THEN CASE $6::text WHEN 'thread_id' THEN thread_id::text
         WHEN 'status' THEN status END END ASC,
-    CASE WHEN $8::text = 'desc' THEN CASE $7::text WHEN 'thread_id' THEN thread_id::text
+    CASE WHEN $7::text = 'desc' THEN CASE $6::text WHEN 'thread_id' THEN thread_id::text
         WHEN 'status' THEN status END END DESC,
-    CASE WHEN $8::text = 'asc' THEN CASE $7::text WHEN 'created_at' THEN created_at
+    CASE WHEN $7::text = 'asc' THEN CASE $6::text WHEN 'created_at' THEN created_at
         WHEN 'updated_at' THEN updated_at WHEN 'state_updated_at' THEN state_updated_at END END ASC,
-    CASE WHEN $8::text = 'desc' THEN CASE $7::text WHEN 'created_at' THEN created_at
+    CASE WHEN $7::text = 'desc' THEN CASE $6::text WHEN 'created_at' THEN created_at
         WHEN 'updated_at' THEN updated_at WHEN 'state_updated_at' THEN state_updated_at END END DESC,
     created_at DESC, thread_id
-LIMIT $5 OFFSET $6
+LIMIT $4 OFFSET $5
 
 -- name: count
 SELECT count(*)
 FROM threads t
 WHERE ($1::jsonb IS NULL OR t.metadata @> $1::jsonb)
-  AND ($2::jsonb IS NULL OR t."values" @> $2::jsonb)
-  AND ($3::text IS NULL OR t.status = $3::text)
-  AND ($4::uuid[] IS NULL OR t.thread_id = ANY($4::uuid[]))
-  AND ($5::jsonb IS NULL OR t.metadata @> $5::jsonb)
+  AND ($2::text IS NULL OR t.status = $2::text)
+  AND ($3::uuid[] IS NULL OR t.thread_id = ANY($3::uuid[]))
+  AND ($4::jsonb IS NULL OR t.metadata @> $4::jsonb)
 
 -- name: copy_thread
-INSERT INTO threads (thread_id, metadata, status, "values", interrupts, graph_id, ttl)
-SELECT $2, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, "values", interrupts, graph_id, ttl
+INSERT INTO threads (thread_id, metadata, status, interrupts, graph_id, ttl)
+SELECT $2, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, interrupts, graph_id, ttl
 FROM threads WHERE thread_id = $1 AND ($3::jsonb IS NULL OR metadata @> $3::jsonb)  -- $3: access scope
 RETURNING thread_id
 

@@ -2,7 +2,7 @@
 
 -- name: webhook_run
 SELECT w.url, w.delivered_at, r.run_id, r.thread_id, r.assistant_id, r.status, r.metadata, r.kwargs,
-       r.multitask_strategy, r.created_at, r.updated_at, r.ended_at, r.error, r.output
+       r.multitask_strategy, r.created_at, r.updated_at, r.ended_at, r.error, r.output, r.graph_id
 FROM webhook_deliveries w JOIN runs r USING (run_id) WHERE w.run_id = $1
 
 -- name: webhook_delivered

@@ -6,6 +6,7 @@ await barrier(graph, checkpoint, outcomes, run_opts) -> Decision
 state_snapshot(graph, checkpoint, pending) -> dict
 await update_state(graph, checkpoint, values, as_node=None, *, config=None, pending=None) -> Decision
 checkpoint_values(graph, checkpoint) -> dict
+read_values(graph, checkpoint, *, output=False) -> Any
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.core.pregel import (
     checkpoint_values,
     command_from_json,
     prepare_run,
+    read_values,
     run_task,
     state_snapshot,
     update_state,
@@ -36,6 +38,7 @@ __all__ = [
     "checkpoint_values",
     "command_from_json",
     "prepare_run",
+    "read_values",
     "run_task",
     "state_snapshot",
     "update_state",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -93,10 +95,36 @@ def decode_map(values: dict[str, Any]) -> dict[str, Any]:
     return {k: decode(v) for k, v in values.items()}
 
 
+class _WireMemo:
+    """The wire JSON of pydantic objects (LangChain messages) already shown, by identity: a long thread's
+    messages are the same objects turn after turn (the checkpoint values a process caches), so showing the
+    whole state again copies their JSON instead of dumping every message again. Holding the object keeps
+    its id from being reused; least recently used entries go first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[Any, orjson.Fragment]] = OrderedDict()
+
+    def get(self, obj: Any, dump: Callable[[], Any]) -> orjson.Fragment:
+        key = id(obj)
+        hit = self._items.get(key)
+        if hit is not None and hit[0] is obj:
+            self._items.move_to_end(key)
+            return hit[1]
+        fragment = orjson.Fragment(orjson.dumps(dump(), default=_wire_default, option=_WIRE_OPTS))
+        self._items[key] = (obj, fragment)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return fragment
+
+
+_MEMO = _WireMemo(50_000)
+
+
 def _wire_default(obj: Any) -> Any:
     model_dump = getattr(obj, "model_dump", None)
     if callable(model_dump) and not isinstance(obj, type):  # pydantic v2, LangChain messages
-        return model_dump(mode="json")
+        return _MEMO.get(obj, lambda: model_dump(mode="json"))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if isinstance(obj, (set, frozenset)):

@@ -678,18 +678,21 @@ def _error_json(error: Any) -> dict[str, Any]:
     return {"type": "Error", "message": str(error)}
 
 
-def checkpoint_values(graph: CompiledGraph, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
-    """The state values saved in a checkpoint, as the API shows them. None: a new thread's (the channels'
-    defaults, e.g. an empty list under a list reducer)."""
+def read_values(graph: CompiledGraph, checkpoint: dict[str, Any] | None, *, output: bool = False) -> Any:
+    """What a checkpoint shows as Python objects: the state values (`get_state`'s), or with `output` what
+    an invocation ending there returns (the graph's output channels, as LangGraph's loop reads its
+    `output`). None: a new thread's (the channels' defaults, e.g. an empty list under a list reducer)."""
     from langgraph.pregel._checkpoint import channels_from_checkpoint, empty_checkpoint
     from langgraph.pregel._io import read_channels
 
     cp = from_doc(checkpoint)[0] if checkpoint is not None else empty_checkpoint()
     channels, _managed = channels_from_checkpoint(graph.pregel.channels, cp)
-    keys = graph.pregel.stream_channels_asis
-    values = read_channels(channels, keys)
-    return codec.to_wire(values)  # type: ignore[no-any-return]
+    return read_channels(channels, graph.pregel.output_channels if output else graph.pregel.stream_channels_asis)
 
+
+def checkpoint_values(graph: CompiledGraph, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    """The state values saved in a checkpoint, as the API shows them (JSON data)."""
+    return codec.to_wire(read_values(graph, checkpoint))  # type: ignore[no-any-return]
 
 
 async def update_state(
@@ -730,6 +733,7 @@ __all__ = [
     "checkpoint_values",
     "command_from_json",
     "prepare_run",
+    "read_values",
     "run_config",
     "run_task",
     "state_snapshot",

@@ -30,14 +30,13 @@ from engine.core.api import (
     RunOptions,
     TaskOutcome,
     TaskSpec,
-    checkpoint_values,
     prepare_run,
     state_snapshot,
 )
 from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.saver import CHANGES, storable
-from engine.durable import blobs, events, jobs, metrics
+from engine.durable import blobs, events, jobs, metrics, values
 from engine.durable.db import jsonb_text
 from engine.durable.runtime import Runtime
 from engine.durable.sizes import check_stored
@@ -169,7 +168,6 @@ async def apply_decision(
     steps: list[int] = []
     docs: list[str | None] = []
     metas: list[str | None] = []
-    values: dict[str, Any] | None = None
     for cp in decision.checkpoints:
         parent = cp.get("parent_id")
         ids.append(uuid.UUID(cp["id"]))
@@ -181,12 +179,8 @@ async def apply_decision(
              "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
              "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})}
         ))
-        values = None
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-            view = decision.views.get(cp["id"])
-            event = _checkpoint_event(graph, cp, parent, view)
-            values = event.get("values") or (view.get("values") if view else None)
-            evs.append(events.Event("checkpoint", event))
+            evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]))))
         head = cp
     assert head is not None, "a decision without any checkpoint to stand on"
     blob_columns = blobs.columns(decision.checkpoints)
@@ -200,10 +194,6 @@ async def apply_decision(
         return None
     head_id = uuid.UUID(head["id"])
     continuing = decision.kind == "continue"
-    if continuing:
-        values = None  # the thread's values are written when the run stops: no full state per superstep
-    elif values is None:
-        values = checkpoint_values(graph, head)
     step_cp = decision.checkpoint or head
     rows = _task_rows(run, decision.tasks, decision.resume, decision.kept) if continuing else TaskRows.empty()
     if continuing:
@@ -222,7 +212,7 @@ async def apply_decision(
     blobs.remember(run["thread_id"], decision.checkpoints)
     deferred = await conn.fetch(
         Q["persist_decision"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
-        steps[-1] if steps else None, values, uuid.UUID(step_cp["id"]), *rows.columns(),
+        steps[-1] if steps else None, uuid.UUID(step_cp["id"]), *rows.columns(),
         jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
@@ -239,13 +229,13 @@ async def apply_decision(
     if decision.kind == "interrupted":
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)
         node_interrupts = decision.interrupts if decision.reason == "node" else []
-        output = {"values": values, "interrupts": [i.to_json() for i in node_interrupts]}
+        output = values.output_ref(head["id"], interrupts=[i.to_json() for i in node_interrupts])
         breakpoint = decision.reason if decision.reason in ("before", "after") else None
         await end_run(conn, rt, run, "success", output=output, thread_status="interrupted", first_events=evs,
                       breakpoint=breakpoint)
     elif decision.kind == "done":
-        out = decision.output if decision.output is not None else values
-        await end_run(conn, rt, run, "success", output={"values": out}, thread_status="idle", first_events=evs)
+        await end_run(conn, rt, run, "success", output=values.output_ref(head["id"]), thread_status="idle",
+                      first_events=evs)
     else:
         await end_run(conn, rt, run, "error", error=decision.error, thread_status="error", first_events=evs)
     return None
@@ -355,17 +345,14 @@ async def settle_thread(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.U
         await conn.execute(Q["refresh_thread_status"], thread_id)
 
 
-async def reset_thread_head(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.UUID, graph_id: str) -> None:
+async def reset_thread_head(conn: asyncpg.Connection, thread_id: uuid.UUID) -> None:
     """After a rollback: the thread's head is its newest remaining checkpoint again."""
     row = await conn.fetchrow(Q["newest_checkpoint"], thread_id)
     if row is None:
-        await conn.execute(Q["set_thread_head"], thread_id, None, None, {})
+        await conn.execute(Q["set_thread_head"], thread_id, None, {})
         return
-    graph = rt.graph(graph_id)
     pending = await pending_for_checkpoint(conn, row["checkpoint_id"])
-    checkpoint = await blobs.resolve(conn, thread_id, row["checkpoint"])
-    await conn.execute(Q["set_thread_head"], thread_id, row["checkpoint_id"],
-                       checkpoint_values(graph, checkpoint), interrupts_by_task(pending))
+    await conn.execute(Q["set_thread_head"], thread_id, row["checkpoint_id"], interrupts_by_task(pending))
 
 
 async def start_due_run(conn: asyncpg.Connection, rt: Runtime, run_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ import asyncpg
 
 import sql
 from engine.core.compiled import CompiledGraph
-from engine.durable import idempotency, jobs, lifecycle, metrics, tracing
+from engine.durable import idempotency, jobs, lifecycle, metrics, tracing, values
 from engine.durable.db import jsonb_text
 from engine.durable.idempotency import IdempotencyKey
 from engine.durable.ids import uuid7
@@ -270,7 +270,7 @@ class RunService:
         await conn.execute(Q["restore_replaced_checkpoints"], run_id)
         await conn.execute(Q["delete_run_checkpoints"], run_id)
         await conn.execute(Q["delete_run_row"], run_id)
-        await lifecycle.reset_thread_head(conn, self.rt, run["thread_id"], run["graph_id"])
+        await lifecycle.reset_thread_head(conn, run["thread_id"])
         await lifecycle.settle_thread(conn, self.rt, run["thread_id"], ran=False, thread_status="idle",
                                       promote=promote)
 
@@ -293,11 +293,14 @@ class RunService:
         return [r["run_id"] for r in rows]
 
     async def wait(self, run_id: uuid.UUID, timeout: float | None = None) -> dict[str, Any]:
-        """Block until the run ends; returns the run row as JSON plus `output` and `error`."""
+        """Block until the run ends; returns the run row as JSON plus `error` and `output` (`{"values",
+        "interrupts"}`, the values as Python objects: `codec.wire_dumps` shows them)."""
         row = await self.waiter.wait(run_id, timeout)
         if row is None:
             raise NotFound(f"Run {run_id} not found.")
-        return {**run_json(row), "output": row["output"], "error": row["error"]}
+        async with self.rt.pool.acquire() as conn:
+            output = await values.run_output(conn, self.rt.graphs, row)
+        return {**run_json(row), "output": output, "error": row["error"]}
 
     async def delete(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
         row = await self._row(run_id, thread_id)

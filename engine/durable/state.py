@@ -228,7 +228,7 @@ class StateService:
                 )
             head = cps[-1]
             snap = state_snapshot(graph, head, None)
-            await conn.execute(Q["set_thread_head"], thread_id, uuid.UUID(head["id"]), snap["values"], {})
+            await conn.execute(Q["set_thread_head"], thread_id, uuid.UUID(head["id"]), {})
             await conn.execute(Q["settle_thread"], thread_id, "interrupted" if snap["next"] else "idle")
             await conn.execute(Q["set_thread_graph"], thread_id, gid)
         ref = _ref(thread_id, head["id"])

@@ -1,7 +1,9 @@
 """Thread rows: create, read, update, delete, search, count, copy and prune.
 
-Status, values and interrupts are maintained by the run engine; this module only reads them.
-Functions take an asyncpg connection and return plain dicts in LangGraph Platform field names.
+Status, head checkpoint and interrupts are maintained by the run engine; this module only reads them. A
+thread's values are its head checkpoint's (engine/durable/values.py), read with the graphs the caller
+passes (a graph no longer loaded shows its raw channels). Functions take an asyncpg connection and return
+plain dicts in LangGraph Platform field names.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from uuid import UUID
 import asyncpg
 
 import sql
+from engine.core import codec
+from engine.core.api import CompiledGraph
 from engine.durable import lifecycle
 from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
+from engine.durable.values import contains, thread_values
 from engine.errors import Conflict, InvalidInput, NotFound
 
 Q = sql.queries("threads.sql")
@@ -49,9 +54,19 @@ def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
     return {"strategy": strategy, "ttl_minutes": minutes}
 
 
-def _row(record: Any) -> dict[str, Any]:
+async def _rows(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph] | None,
+                records: Sequence[Any]) -> list[dict[str, Any]]:
+    """Thread rows as the API shows them, values read at each head."""
+    shown = await thread_values(conn, graphs or {}, records)
+    return [_row(r, codec.to_wire(v)) for r, v in zip(records, shown, strict=True)]
+
+
+def _row(record: Any, state: Any) -> dict[str, Any]:
     out = dict(record)
     out.pop("total", None)
+    out.pop("checkpoint_id", None)
+    out.pop("graph_id", None)
+    out["values"] = state
     ttl = out.get("ttl")
     if ttl is not None:
         out["ttl"] = {**ttl, "expires_at": out["updated_at"] + timedelta(minutes=float(ttl["ttl_minutes"]))}
@@ -80,12 +95,13 @@ async def create(
     return await get(conn, tid)
 
 
-async def get(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+async def get(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None,
+              graphs: Mapping[str, CompiledGraph] | None = None) -> dict[str, Any]:
     """The thread; one outside `scope` (the caller's access filter) is not found, like a missing one."""
     row = await conn.fetchrow(Q["get"], thread_id, _scope(scope))
     if row is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
-    return _row(row)
+    return (await _rows(conn, graphs, [row]))[0]
 
 
 async def update(
@@ -95,11 +111,12 @@ async def update(
     metadata: Mapping[str, Any] | None = None,
     ttl: Mapping[str, Any] | float | None = None,
     scope: Mapping[str, Any] | None = None,
+    graphs: Mapping[str, CompiledGraph] | None = None,
 ) -> dict[str, Any]:
     """Merge metadata (and replace the ttl when given)."""
     if await conn.fetchval(Q["update"], thread_id, dict(metadata or {}), ttl_minutes(ttl), _scope(scope)) is None:
         raise NotFound(f"Thread with ID {thread_id} not found")
-    return await get(conn, thread_id)
+    return await get(conn, thread_id, graphs=graphs)
 
 
 async def delete(conn: asyncpg.Connection, thread_id: UUID, *, rt: Runtime,
@@ -146,21 +163,24 @@ async def search(
     sort_by: str = "created_at",
     sort_order: str = "desc",
     scope: Mapping[str, Any] | None = None,
+    graphs: Mapping[str, CompiledGraph] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """(threads, total matching) for one page; sort_by is one of SORT_FIELDS. `scope` (the caller's
-    access filter as a metadata containment) limits the rows in the query itself."""
+    access filter as a metadata containment) limits the rows in the query itself. A `values` filter
+    (JSON containment, as jsonb's `@>`) is applied to the values read at each candidate's head: it reads
+    every thread the other filters admit."""
     _check_status(status)
-    rows = await conn.fetch(
-        Q["search"], dict(metadata) if metadata else None, dict(values) if values else None,
-        list(ids) if ids is not None else None, status, limit, offset, sort_by, sort_order,
-        _scope(scope),
-    )
+    args = (dict(metadata) if metadata else None, list(ids) if ids is not None else None, status)
+    if values:
+        candidates = await conn.fetch(Q["search"], *args, None, 0, sort_by, sort_order, _scope(scope))
+        matching = [t for t in await _rows(conn, graphs, candidates) if contains(t["values"], values)]
+        return matching[offset:offset + limit], len(matching)
+    rows = await conn.fetch(Q["search"], *args, limit, offset, sort_by, sort_order, _scope(scope))
     if rows:
         total = int(rows[0]["total"])
     else:
-        total = 0 if offset == 0 else await count(conn, metadata=metadata, values=values, status=status, ids=ids,
-                                                      scope=scope)
-    return [_row(r) for r in rows], total
+        total = 0 if offset == 0 else await count(conn, metadata=metadata, status=status, ids=ids, scope=scope)
+    return await _rows(conn, graphs, rows), total
 
 
 async def count(
@@ -171,16 +191,20 @@ async def count(
     status: str | None = None,
     ids: Sequence[UUID] | None = None,
     scope: Mapping[str, Any] | None = None,
+    graphs: Mapping[str, CompiledGraph] | None = None,
 ) -> int:
     _check_status(status)
+    if values:
+        return (await search(conn, metadata=metadata, values=values, status=status, ids=ids, scope=scope,
+                             graphs=graphs, limit=0))[1]
     return int(await conn.fetchval(
-        Q["count"], dict(metadata) if metadata else None, dict(values) if values else None, status,
-        list(ids) if ids is not None else None, _scope(scope),
+        Q["count"], dict(metadata) if metadata else None, status, list(ids) if ids is not None else None,
+        _scope(scope),
     ))
 
 
-async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None
-               ) -> dict[str, Any]:
+async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str, Any] | None = None,
+               graphs: Mapping[str, CompiledGraph] | None = None) -> dict[str, Any]:
     """A new thread with the same metadata, values and checkpoints (new checkpoint ids, same history)."""
     new_id = uuid7()
     async with conn.transaction():
@@ -188,7 +212,7 @@ async def copy(conn: asyncpg.Connection, thread_id: UUID, *, scope: Mapping[str,
             raise NotFound(f"Thread with ID {thread_id} not found")
         await conn.execute(Q["copy_checkpoints"], thread_id, new_id)
         await conn.execute(BLOBS_Q["copy_blobs"], thread_id, new_id)
-    return await get(conn, new_id)
+    return await get(conn, new_id, graphs=graphs)
 
 
 async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, rt: Runtime,

@@ -7,6 +7,7 @@ backoff, and after the last attempt the failure stays recorded in `webhook_deliv
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,8 @@ import httpx
 
 import sql
 from engine.core import codec
+from engine.core.api import CompiledGraph
+from engine.durable import values
 
 Q = sql.queries("webhooks.sql")
 
@@ -22,12 +25,13 @@ class WebhookFailed(Exception):
     """The target did not accept the webhook; procrastinate will retry."""
 
 
-async def deliver_webhook(pool: asyncpg.Pool, run_id: uuid.UUID, *, timeout: float = 30.0) -> None:
+async def deliver_webhook(pool: asyncpg.Pool, run_id: uuid.UUID, *, graphs: Mapping[str, CompiledGraph],
+                          timeout: float = 30.0) -> None:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(Q["webhook_run"], run_id)
         if row is None or row["delivered_at"] is not None:
             return
-        output = row["output"] or {}
+        output = await values.run_output(conn, graphs, row) or {}
         body: dict[str, Any] = {
             "run_id": str(row["run_id"]),
             "thread_id": str(row["thread_id"]),

@@ -86,7 +86,7 @@ def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
     @app.task(name=jobs.WEBHOOK_TASK, queue=jobs.WEBHOOK_QUEUE, retry=procrastinate.RetryStrategy(
         max_attempts=5, exponential_wait=2))
     async def webhook(run_id: str) -> None:
-        await deliver_webhook(rt.pool, uuid.UUID(run_id))
+        await deliver_webhook(rt.pool, uuid.UUID(run_id), graphs=rt.graphs)
 
     return app
 

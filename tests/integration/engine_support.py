@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.core import codec
 from engine.core.compiled import CompiledGraph
 from engine.durable.db import create_pool
 from engine.durable.runs import RunRequest, RunService
@@ -36,9 +37,11 @@ class Engine:
 
     async def run(self, graph: str, thread_id: uuid.UUID | None = None, *, timeout: float = 30,
                   **kwargs: Any) -> dict[str, Any]:
-        """Create a run and wait for it to end; returns the run with its output/error."""
+        """Create a run and wait for it to end; returns the run with its output (as JSON data, as the API
+        shows it) and error."""
         run = await self.runs.create(RunRequest(assistant_id=graph, thread_id=thread_id, **kwargs))
-        return await self.runs.wait(uuid.UUID(run["run_id"]), timeout)
+        done = await self.runs.wait(uuid.UUID(run["run_id"]), timeout)
+        return {**done, "output": codec.to_wire(done["output"])}
 
     async def events(self, run_id: str | uuid.UUID) -> list[asyncpg.Record]:
         async with self.pool.acquire() as conn:

@@ -1,6 +1,7 @@
 """Thread rows over HTTP with the official langgraph-sdk client, against real Postgres.
 
-Status, values, checkpoints and runs belong to the run engine; here they are written with SQL."""
+Status, checkpoints and runs belong to the run engine; here they are written with SQL or update_state (a
+thread's values are read from its head checkpoint)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ class State(TypedDict):
     n: int
 
 
+class Notes(TypedDict, total=False):
+    k: int
+    messages: list[dict[str, str]]
+
+
 def _graph() -> object:
     g = StateGraph(State)
     g.add_node("a", lambda s: {"n": 1})
@@ -28,28 +34,28 @@ def _graph() -> object:
     return g.compile()
 
 
+def _notes() -> object:
+    g = StateGraph(Notes)
+    g.add_node("w", lambda s: {})
+    g.add_edge(START, "w")
+    g.add_edge("w", END)
+    return g.compile()
+
+
 @pytest.fixture
 def api_graphs() -> dict[str, object]:
-    return {"agent": _graph()}
+    return {"agent": _graph(), "notes": _notes()}
 
 
-async def _checkpoints(database_url: str, thread_id: str, n: int) -> list[uuid.UUID]:
-    """A chain of n checkpoints (oldest first) with the thread's head on the last one."""
-    ids = [uuid.uuid4() for _ in range(n)]
+async def _checkpoints(client: LangGraphClient, database_url: str, thread_id: str, n: int) -> list[uuid.UUID]:
+    """A chain of checkpoints (oldest first) made by update_state, the thread's head at values {"n": n - 1}."""
     tid = uuid.UUID(thread_id)
-    for i, cid in enumerate(ids):
-        parent = ids[i - 1] if i else None
-        await sql_rows(
-            database_url,
-            "INSERT INTO checkpoints (checkpoint_id, thread_id, parent_checkpoint_id, step, checkpoint, metadata, "
-            "created_at) VALUES ($1, $2, $3, $4, $5, $6, now() + $4::int * interval '1 second')",
-            cid, tid, parent, i - 1,
-            {"id": str(cid), "parent_id": str(parent) if parent else None, "values": {"n": i}},
-            {"step": i - 1, "thread_id": thread_id},
-        )
-    await sql_rows(database_url, "UPDATE threads SET checkpoint_id = $2, \"values\" = $3 WHERE thread_id = $1",
-               tid, ids[-1], {"n": n - 1})
-    return ids
+    await sql_rows(database_url, "UPDATE threads SET graph_id = 'agent' WHERE thread_id = $1", tid)
+    for i in range(n):
+        await client.threads.update_state(thread_id, {"n": i}, as_node="a")
+    rows = await sql_rows(database_url, "SELECT checkpoint_id FROM checkpoints WHERE thread_id = $1 "
+                          "ORDER BY created_at", tid)
+    return [r["checkpoint_id"] for r in rows]
 
 
 async def test_create_get_update_delete(client: LangGraphClient, database_url: str) -> None:
@@ -140,10 +146,14 @@ async def test_search_count_sort_and_extract(client: LangGraphClient, base_url: 
     made = []
     for i in range(4):
         made.append(await client.threads.create(metadata={"i": i, "group": "g"}))
-    await sql_rows(database_url, "UPDATE threads SET status = 'interrupted', \"values\" = $2 WHERE thread_id = $1",
-               uuid.UUID(made[1]["thread_id"]), {"messages": [{"content": "hi"}, {"content": "last"}], "k": 1})
-    await sql_rows(database_url, "UPDATE threads SET \"values\" = $2 WHERE thread_id = $1",
-               uuid.UUID(made[2]["thread_id"]), {"k": 2})
+    for t in made[1:3]:
+        await sql_rows(database_url, "UPDATE threads SET graph_id = 'notes' WHERE thread_id = $1",
+                       uuid.UUID(t["thread_id"]))
+    await client.threads.update_state(made[1]["thread_id"], {"messages": [{"content": "hi"}, {"content": "last"}],
+                                                             "k": 1}, as_node="w")
+    await client.threads.update_state(made[2]["thread_id"], {"k": 2}, as_node="w")
+    await sql_rows(database_url, "UPDATE threads SET status = 'interrupted' WHERE thread_id = $1",
+                   uuid.UUID(made[1]["thread_id"]))
 
     found = await client.threads.search(metadata={"group": "g"})
     assert [t["metadata"]["i"] for t in found] == [3, 2, 1, 0]  # created_at desc by default
@@ -152,6 +162,13 @@ async def test_search_count_sort_and_extract(client: LangGraphClient, base_url: 
     assert [t["metadata"]["i"] for t in asc] == [1, 2]
     assert [t["thread_id"] for t in await client.threads.search(status="interrupted")] == [made[1]["thread_id"]]
     assert [t["thread_id"] for t in await client.threads.search(values={"k": 2})] == [made[2]["thread_id"]]
+    # values filters are JSON containment, as jsonb's @> (read from each thread's head checkpoint)
+    contained = await client.threads.search(values={"messages": [{"content": "last"}]})
+    assert [t["thread_id"] for t in contained] == [made[1]["thread_id"]]
+    assert await client.threads.search(values={"messages": [{"content": "nope"}]}) == []
+    assert [t["thread_id"] for t in await client.threads.search(values={"k": 2}, limit=1, offset=0)] == [
+        made[2]["thread_id"]]
+    assert await client.threads.search(values={"k": 2}, offset=1) == []
     ids = [made[0]["thread_id"], made[3]["thread_id"]]
     assert {t["thread_id"] for t in await client.threads.search(ids=ids)} == set(ids)
     by_status = await client.threads.search(sort_by="status", sort_order="asc")
@@ -179,27 +196,27 @@ async def test_search_count_sort_and_extract(client: LangGraphClient, base_url: 
 
 async def test_copy_remaps_checkpoints(client: LangGraphClient, database_url: str) -> None:
     t = await client.threads.create(metadata={"owner": "me"})
-    old = await _checkpoints(database_url, t["thread_id"], 3)
+    old = await _checkpoints(client, database_url, t["thread_id"], 3)
     copy = await client.threads.copy(t["thread_id"])
     assert copy["thread_id"] != t["thread_id"]
     assert copy["metadata"] == {"owner": "me"} and copy["values"] == {"n": 2}
 
     rows = await sql_rows(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1 ORDER BY created_at",
                       uuid.UUID(copy["thread_id"]))
-    assert len(rows) == 3
+    assert len(rows) == len(old) >= 3
     new_ids = [r["checkpoint_id"] for r in rows]
     assert not set(new_ids) & set(old)
     assert rows[0]["parent_checkpoint_id"] is None
-    assert [r["parent_checkpoint_id"] for r in rows[1:]] == new_ids[:2]
+    assert [r["parent_checkpoint_id"] for r in rows[1:]] == new_ids[:-1]
     assert [r["checkpoint"]["id"] for r in rows] == [str(i) for i in new_ids]
-    assert rows[2]["checkpoint"]["parent_id"] == str(new_ids[1])
+    assert rows[-1]["checkpoint"]["parent_id"] == str(new_ids[-2])
     assert all(r["metadata"]["thread_id"] == copy["thread_id"] for r in rows)
     head = await sql_rows(database_url, "SELECT checkpoint_id FROM threads WHERE thread_id = $1",
                       uuid.UUID(copy["thread_id"]))
     assert head[0]["checkpoint_id"] == new_ids[-1]
     # the original is untouched
     assert len(await sql_rows(database_url, "SELECT 1 FROM checkpoints WHERE thread_id = $1",
-                          uuid.UUID(t["thread_id"]))) == 3
+                          uuid.UUID(t["thread_id"]))) == len(old)
     with pytest.raises(NotFoundError):
         await client.threads.copy(str(uuid.uuid4()))
 
@@ -208,7 +225,7 @@ async def test_prune(client: LangGraphClient, database_url: str) -> None:
     a = await client.threads.create()
     b = await client.threads.create()
     c = await client.threads.create()
-    ids = await _checkpoints(database_url, c["thread_id"], 3)
+    ids = await _checkpoints(client, database_url, c["thread_id"], 3)
 
     result = await client.threads.prune([c["thread_id"], str(uuid.uuid4())], strategy="keep_latest")
     assert result == {"pruned_count": 1}

@@ -49,7 +49,7 @@ class Stack:
             SELECT (SELECT count(*) FROM threads), (SELECT count(*) FROM runs),
                    (SELECT count(*) FROM checkpoints), (SELECT count(*) FROM store_items),
                    (SELECT count(*) FROM assistants),
-                   (SELECT md5(coalesce(string_agg(thread_id::text || status || coalesce("values"::text, ''), ','
+                   (SELECT md5(coalesce(string_agg(thread_id::text || status || coalesce(checkpoint_id::text, ''), ','
                                                    ORDER BY thread_id), '')) FROM threads)""")
         return list(rows[0])
 

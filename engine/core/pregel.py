@@ -272,7 +272,7 @@ async def _drive(
     stop = loop.stop
     docs = [{**d, "stop": stop} for d in saver.puts]
     head_doc = docs[-1] if docs else base
-    views = _views(graph, loop, docs, with_values=not todo)
+    views = _views(graph, loop, docs)
     if loop.status == "out_of_steps":
         limit = opts.recursion_limit
         return Decision("error", docs, error=RecursionLimitError(
@@ -305,15 +305,14 @@ async def _drive(
         reason = "before" if loop.status == "interrupt_before" else "after"
         return Decision("interrupted", docs, specs, checkpoint=step_doc, resume=resume, kept=kept, reason=reason,
                         outcomes=kept, views=views)
-    output = codec.to_wire(loop.output) if loop.output is not None else None
-    return Decision("done", docs, checkpoint=head_doc, output=output, views=views)
+    return Decision("done", docs, checkpoint=head_doc, views=views)
 
 
-def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any]], *,
-           with_values: bool) -> dict[str, dict[str, Any]]:
-    """The record view (what `state_snapshot(doc, None)` returns) of the last checkpoint the loop saved,
-    read off the loop itself when its channels still hold exactly that checkpoint. The values (the whole
-    state: its cost grows with the thread) only when the run stops here (`with_values`)."""
+def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The record view (`next` and `tasks` of what `state_snapshot(doc, None)` returns) of the last
+    checkpoint the loop saved, read off the loop itself when its channels still hold exactly that
+    checkpoint. Not the values: the whole state, whose cost grows with the thread (an event carries what
+    the checkpoint changed; a run's output is read from its checkpoint when asked for)."""
     if not docs or docs[-1]["id"] != loop.checkpoint["id"] or loop.status not in ("pending", "done",
                                                                                   "interrupt_before",
                                                                                   "interrupt_after"):
@@ -324,15 +323,12 @@ def _views(graph: CompiledGraph, loop: AsyncPregelLoop, docs: list[dict[str, Any
     # in get_state's order: sends first, then nodes in the order the graph declares them
     order = {name: i for i, name in enumerate(graph.pregel.nodes)}
     tasks.sort(key=lambda t: (0, 0) if t.path[0] == PUSH else (1, order.get(t.name, 0)))
-    from langgraph.pregel._io import read_channels
 
     view: dict[str, Any] = {
         "next": [t.name for t in tasks],
         "tasks": [{"id": t.id, "name": t.name, "path": list(t.path[:2]), "error": None, "interrupts": []}
                   for t in tasks],
     }
-    if with_values:
-        view["values"] = codec.to_wire(read_channels(loop.channels, graph.pregel.stream_channels_asis))
     return {docs[-1]["id"]: view}
 
 
@@ -605,12 +601,13 @@ def _checked(writes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 # -- state --------------------------------------------------------------------------------------------
 def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pending: Pending | None, *,
-                   subgraphs: bool = False) -> dict[str, Any]:
+                   subgraphs: bool = False, values: bool = True) -> dict[str, Any]:
     """LangGraph's `get_state` of `checkpoint`: `{"values", "next", "tasks", "interrupts", "checkpoint_id",
     "parent_checkpoint_id", "metadata"}`. With `pending` it is the live view of the thread head (finished
     tasks' writes applied, unanswered interrupts); with None, the record of that checkpoint. With
     `subgraphs`, a task whose node is a subgraph carries the subgraph's own state (`state`), read from the
-    subgraph checkpoints kept with the task's outcome."""
+    subgraph checkpoints kept with the task's outcome. Without `values`, no "values" (what costs as much
+    as the state is large)."""
     if checkpoint is None:
         return {"values": {}, "next": [], "tasks": [], "interrupts": [], "checkpoint_id": None,
                 "parent_checkpoint_id": None, "metadata": None}
@@ -623,9 +620,9 @@ def state_snapshot(graph: CompiledGraph, checkpoint: dict[str, Any] | None, pend
         if not pending:
             raise
         # the superstep's writes cannot be applied together (its barrier failed): show the checkpoint as saved
-        return state_snapshot(graph, checkpoint, None)
+        return state_snapshot(graph, checkpoint, None, values=values)
     return {
-        "values": codec.to_wire(snap.values),
+        **({"values": codec.to_wire(snap.values)} if values else {}),
         "next": list(snap.next),
         "tasks": [_task_json(t, subgraphs=subgraphs) for t in snap.tasks],
         "interrupts": _interrupts_json(snap.interrupts),
@@ -721,7 +718,7 @@ async def update_state(
         raise
     docs = list(saver.puts)
     head = docs[-1]
-    snap = state_snapshot(graph, head, None)
+    snap = state_snapshot(graph, head, None, values=False)
     if snap["next"]:
         return Decision("interrupted", docs, [], checkpoint=head, reason="update")
     return Decision("done", docs, checkpoint=head)

@@ -159,9 +159,8 @@ class Decision:
     resume: dict[str, Any] = field(default_factory=dict)
     kept: Pending = field(default_factory=dict)
     outcomes: Pending = field(default_factory=dict)
-    output: Any = None
     reason: str | None = None
-    # checkpoint id -> {"values", "next", "tasks"} of that checkpoint as saved, where the loop already knew
+    # checkpoint id -> {"next", "tasks"} of that checkpoint as saved, where the loop already knew
     # them (saves reading the checkpoint again for its event); not persisted
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -92,7 +92,8 @@ def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
     """A new checkpoint's event. It carries what the checkpoint changed in the state (`changes`: keys set,
     items appended to a list, keys gone), not the whole state: a stream rebuilds the values from the run's
     base checkpoint, so an event's size does not grow with the thread's history."""
-    snap = view if view is not None and (CHANGES in cp or "values" in view) else state_snapshot(graph, cp, None)
+    snap = view if view is not None and CHANGES in cp else state_snapshot(graph, cp, None,
+                                                                           values=CHANGES not in cp)
     event: dict[str, Any] = {
         "checkpoint_id": cp["id"],
         "parent_checkpoint_id": parent_id,

@@ -227,7 +227,7 @@ class StateService:
                                  "graph_id": gid, "thread_id": str(thread_id)})],
                 )
             head = cps[-1]
-            snap = state_snapshot(graph, head, None)
+            snap = state_snapshot(graph, head, None, values=False)
             await conn.execute(Q["set_thread_head"], thread_id, uuid.UUID(head["id"]), {})
             await conn.execute(Q["settle_thread"], thread_id, "interrupted" if snap["next"] else "idle")
             await conn.execute(Q["set_thread_graph"], thread_id, gid)

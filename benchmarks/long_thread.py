@@ -6,8 +6,10 @@ One thread, one `runs.wait` per turn through langgraph-sdk against the real API 
 in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`: one node appends a
 1 KB AI message of random text to `messages` (add_messages) per turn. `chain10`: the same turn goes
 through a chain of 10 nodes, the last of which appends the message. Every `--every` turns it prints the
-runs.wait p50 of the last `--every` turns and the bytes each table grew by per turn over that window
-(pg_total_relation_size, TOAST included).
+runs.wait p50 / p99 of the last `--every` turns as the client sees them, the server's median time for those
+runs (created to ended: the API's and the worker's work, without the client's request and its parsing of
+the reply), the size of the last reply (runs.wait returns the whole state, so it grows with the thread),
+and the bytes each table grew by per turn over that window (pg_total_relation_size, TOAST included).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import socket
 import statistics
 import threading
 import time
+import uuid
 from typing import Any
 
 import asyncpg
+import orjson
 import uvicorn
 from fresh_database import fresh_database  # benchmarks/fresh_database.py (scripts run from this folder)
 from langchain_core.messages import AIMessage
@@ -91,11 +95,24 @@ async def sizes(dsn: str) -> dict[str, int]:
         await conn.close()
 
 
+async def server_ms(dsn: str, thread_id: str, n: int) -> float:
+    """The median time the server took for the thread's last `n` runs: created to ended (the API's and the
+    worker's work, without the client's request and its reading of the reply)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return float(await conn.fetchval(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)) * 1000 "
+            "FROM (SELECT created_at, ended_at FROM runs WHERE thread_id = $1 ORDER BY created_at DESC LIMIT $2) r",
+            uuid.UUID(thread_id), n))
+    finally:
+        await conn.close()
+
+
 async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
     client = get_client(url=url, api_key=None)
     tid = (await client.threads.create())["thread_id"]
     print(f"\n{graph}: {turns} turns on one thread, {CONTENT} B of new content per turn")
-    print(f"{'turns':>11} {'p50 ms':>8} {'p99 ms':>8}  bytes added per turn: "
+    print(f"{'turns':>11} {'p50 ms':>8} {'p99 ms':>8} {'server':>7} {'reply KB':>8}  bytes added per turn: "
           + " ".join(f"{t:>10}" for t in TABLES) + f" {'total':>10} {'x content':>9}")
     before = await sizes(dsn)
     window: list[float] = []
@@ -111,7 +128,9 @@ async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
             grown = {k: (after[k] - before[k]) / n for k in TABLES}
             total = sum(grown.values())
             p99 = sorted(window)[min(n - 1, int(n * 0.99))]
-            print(f"{turn - n + 1:>5}-{turn:<5} {statistics.median(window):8.1f} {p99:8.1f}  "
+            server = await server_ms(dsn, tid, n)
+            print(f"{turn - n + 1:>5}-{turn:<5} {statistics.median(window):8.1f} {p99:8.1f} {server:7.1f} "
+                  f"{len(orjson.dumps(out)) / 1024:8.0f}  "
                   + " ".join(f"{grown[k]:>10.0f}" for k in TABLES) + f" {total:>10.0f} {total / CONTENT:>9.1f}",
                   flush=True)
             before, window = after, []

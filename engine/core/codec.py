@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +120,43 @@ class _WireMemo:
 
 
 _MEMO = _WireMemo(50_000)
+
+
+class ListWire:
+    """The wire JSON of long lists shown again and again (a thread's messages, at the end of every turn),
+    by key. The JSON is kept in chunks of `CHUNK` items (the items' JSON joined by commas: an
+    `orjson.Fragment` is copied into the output as it is, so a list of chunk fragments dumps as the JSON
+    array of all the items). When the list still starts with the very items shown last time (the same
+    objects: a list that was appended to), the full chunks are reused and only the rest is dumped."""
+
+    MIN_ITEMS = 64
+    CHUNK = 256
+
+    def __init__(self, keys: int = 32) -> None:
+        self.keys = keys
+        self._items: OrderedDict[Any, tuple[list[Any], list[orjson.Fragment]]] = OrderedDict()
+
+    def fragments(self, key: Any, items: list[Any]) -> list[Any]:
+        """`items`, or (a long list) fragments that dump as the same JSON array."""
+        if len(items) < self.MIN_ITEMS:
+            return items
+        last = self._items.get(key)
+        kept: list[orjson.Fragment] = []
+        if last is not None:
+            full = (len(last[0]) // self.CHUNK) * self.CHUNK
+            if full <= len(items) and all(map(operator.is_, last[0][:full], items[:full])):
+                kept = last[1][:full // self.CHUNK]
+        chunks = list(kept)
+        for start in range(len(kept) * self.CHUNK, len(items), self.CHUNK):
+            chunks.append(orjson.Fragment(wire_dumps(items[start:start + self.CHUNK])[1:-1]))
+        self._items[key] = (list(items), chunks)
+        self._items.move_to_end(key)
+        if len(self._items) > self.keys:
+            self._items.popitem(last=False)
+        return chunks
+
+
+LISTS = ListWire()
 
 
 def _wire_default(obj: Any) -> Any:

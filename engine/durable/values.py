@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 import sql
+from engine.core import codec
 from engine.core.api import CompiledGraph, read_values
 from engine.core.saver import values_of
 from engine.durable import blobs
@@ -74,6 +75,9 @@ async def run_output(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGrap
     if doc is None:  # the checkpoint went with a rollback or a prune: the output with it
         return {"values": None, "interrupts": out.get("interrupts") or []}
     values = _read(graphs.get(run.get("graph_id") or ""), doc, output=out.get("read") == "output")
+    if isinstance(values, dict):  # a thread's long lists, shown at the end of every turn: only what is new
+        values = {k: codec.LISTS.fragments((run["thread_id"], k), v) if isinstance(v, list) else v
+                  for k, v in values.items()}
     return {"values": values, "interrupts": out.get("interrupts") or []}
 
 

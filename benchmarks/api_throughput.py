@@ -2,6 +2,7 @@
 
     python benchmarks/api_throughput.py [--clients 1,8,32,128] [--seconds 15] [--quick]
                                         [--targets dev,prod] [--peer] [--no-statements]
+                                        [--fill N [--repeat R] [--plans FILE]]
 
 Graph: a LangGraph chain of three no-op nodes `a -> b -> c` (written to a temp dir with `langgraph.graph`).
 Each of N async clients (one `langgraph_sdk.get_client` each) loops `threads.create()` + `runs.wait()`
@@ -19,6 +20,13 @@ duragraph processes), `pg` (the postmaster and its children), `nats` (nats-serve
 and its children), `client` (this process: the clients). Then PostgreSQL's breakdown of one run on an idle
 server, from pg_stat_statements (preloaded from the start, `track = none` during the timed windows).
 
+With `--fill N` each target is measured, then given N finished runs' worth of history
+(`benchmarks/fill_history.py`: set-based copies of a real run's rows, then VACUUM ANALYZE), then measured
+again; the rows are printed before / after side by side, each `--repeat` times (default 2 with --fill), with
+the statement breakdown of both. `--plans FILE` then logs the plan of every statement of three sequential
+runs on the filled database (auto_explain, ANALYZE, nested statements included) into FILE and lists the
+scans that read more than a few rows.
+
 The machine is shared: compare rows within one invocation (the ratio lines), not across invocations.
 Not part of CI.
 """
@@ -29,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -51,6 +60,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from duragraph.services import EmbeddedNats, EmbeddedPostgres, free_port  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import fill_history  # noqa: E402
 
 GRAPH_PY = '''\
 from typing import TypedDict
@@ -148,6 +160,7 @@ class Target:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pg_dsn: str | None = None
     logs: Path | None = None
+    pg_log: Path | None = None  # PostgreSQL's server log (auto_explain writes there)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -188,8 +201,9 @@ def spawn(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> s
 def prepare_postgres(data_dir: Path) -> EmbeddedPostgres:
     """Initialise an embedded cluster with pg_stat_statements preloaded (tracking off until asked)."""
     pg = EmbeddedPostgres(data_dir).start()
-    asyncio.run(admin(pg.dsn, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
-                      "ALTER SYSTEM SET pg_stat_statements.track = 'none'"))
+    asyncio.run(admin(pg.dsn, "ALTER SYSTEM SET shared_preload_libraries = pg_stat_statements, auto_explain",
+                      "ALTER SYSTEM SET pg_stat_statements.track = 'none'",
+                      "ALTER SYSTEM SET auto_explain.log_min_duration = -1"))
     pg.stop()
     return pg
 
@@ -220,6 +234,7 @@ def dev_target(tmp: Path) -> Iterator[Target]:
         pg = EmbeddedPostgres(data / "postgres")
         pg_port = int((pg.pgdata / "postmaster.pid").read_text().splitlines()[3])
         target.pg_dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        target.pg_log = pg.pgdata / "server.log"
         nats_pid = int((data / "nats" / "nats-server.pid").read_text())
         target.groups = Groups({"dg": [proc.pid], "pg": [postmaster_pid(pg)], "nats": [nats_pid]})
         yield target
@@ -237,7 +252,8 @@ def prod_target(tmp: Path, workers: int) -> Iterator[Target]:
     logs.mkdir()
     env = {**base_env(tmp), "DATABASE_URL": pg.dsn, "NATS_URL": nats.url, "PORT": str(port)}
     cli = [sys.executable, "-m", "duragraph.cli"]
-    target = Target(f"prod({workers}w)", f"http://127.0.0.1:{port}", Groups({}), logs=logs, pg_dsn=pg.dsn)
+    target = Target(f"prod({workers}w)", f"http://127.0.0.1:{port}", Groups({}), logs=logs, pg_dsn=pg.dsn,
+                    pg_log=pg.pgdata / "server.log")
     try:
         subprocess.run([*cli, "migrate"], env=env, cwd=REPO, check=True, capture_output=True)
         target.procs.append(spawn([*cli, "api"], env, logs / "api.log"))
@@ -321,6 +337,7 @@ class Row:
     latencies: list[float]
     cpu: dict[str, float]
     errors: int
+    phase: str = ""  # "before" / "after" the fill
 
     @property
     def rate(self) -> float:
@@ -387,7 +404,7 @@ async def sequential_p50(target: Target, count: int) -> float:
     return statistics.median(times[count // 5:]) * 1e3
 
 
-async def statement_breakdown(target: Target, runs: int = 1) -> list[str]:
+async def statement_breakdown(target: Target, runs: int = 1, label: str = "") -> list[str]:
     """pg_stat_statements over `runs` sequential create-thread + runs.wait on an otherwise idle server."""
     assert target.pg_dsn is not None
     conn = await asyncpg.connect(target.pg_dsn)
@@ -415,13 +432,91 @@ async def statement_breakdown(target: Target, runs: int = 1) -> list[str]:
     calls = sum(r["calls"] for r in rows)
     total = sum(r["ms"] for r in rows)
     commits = sum(r["calls"] for r in rows if r["q"].strip().upper() in ("COMMIT", "END"))
-    out = [f"PostgreSQL, {target.name}, {runs} run(s) of create-thread + runs.wait on an idle server: "
+    out = [f"PostgreSQL, {target.name}{label}, {runs} run(s) of create-thread + runs.wait on an idle server: "
            f"{calls / runs:.0f} statements, {commits / runs:.0f} COMMITs, {total / runs:.2f} ms execution per run",
            f"  {'calls':>6} {'total ms':>9}  statement"]
     for r in rows[:25]:
         out.append(f"  {r['calls'] / runs:6.1f} {r['ms'] / runs:9.3f}  {r['q'][:110]}")
     if len(rows) > 25:
         out.append(f"  ... {len(rows) - 25} more statements")
+    return out
+
+
+async def capture_plans(target: Target, out: Path, runs: int = 3) -> list[str]:
+    """The plan of every statement PostgreSQL runs for `runs` sequential create-thread + runs.wait and the
+    background passes meanwhile (auto_explain with ANALYZE, statements inside functions included), written
+    to `out`; returned: the scans that touched more than `BIG_SCAN` rows, per statement."""
+    assert target.pg_dsn is not None and target.pg_log is not None
+    offset = target.pg_log.stat().st_size
+    on = ("ALTER SYSTEM SET auto_explain.log_min_duration = 0", "ALTER SYSTEM SET auto_explain.log_analyze = on",
+          "ALTER SYSTEM SET auto_explain.log_nested_statements = on", "SELECT pg_reload_conf()")
+    await admin(target.pg_dsn, *on)
+    client = get_client(url=target.url, api_key=None)
+    try:
+        await asyncio.sleep(1.0)
+        for _ in range(runs):
+            await one_wait(client)
+        await asyncio.sleep(3.0)  # the relay's publish and retention, housekeeping and reaper passes
+    finally:
+        await client.aclose()
+        await admin(target.pg_dsn, "ALTER SYSTEM SET auto_explain.log_min_duration = -1", "SELECT pg_reload_conf()")
+    text = await asyncio.to_thread(read_from, target.pg_log, offset)
+    await asyncio.to_thread(out.write_text, text)
+    return plan_report(text)
+
+
+def read_from(path: Path, offset: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
+BIG_SCAN = 1000  # rows read by one scan node (returned + removed by its filter, over its loops)
+ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.M)
+NODE = re.compile(r"(Seq Scan|Index Scan|Index Only Scan|Bitmap Heap Scan|Bitmap Index Scan)"
+                  r"(?: Backward)?(?: using (\S+))? on (\S+).*?actual time=\S+ rows=([\d.]+) loops=(\d+)")
+
+
+def plan_report(log: str) -> list[str]:
+    """Per distinct statement: its scans, and those reading more than BIG_SCAN rows flagged."""
+    stmts: dict[str, set[str]] = {}
+    big: dict[str, set[str]] = {}
+    for entry in ENTRY.split(log):
+        if "plan:" not in entry or "Query Text:" not in entry:
+            continue
+        lines = entry.splitlines()
+        qline = next(i for i, ln in enumerate(lines) if "Query Text:" in ln)
+        query = " ".join(lines[qline].split("Query Text:", 1)[1].split())
+        j = qline + 1
+        while j < len(lines) and not NODE.search(lines[j]) and "->" not in lines[j] and "(cost=" not in lines[j]:
+            query += " " + " ".join(lines[j].split())
+            j += 1
+        key = query[:150]
+        scans = stmts.setdefault(key, set())
+        for i in range(j, len(lines)):
+            m = NODE.search(lines[i])
+            if not m:
+                continue
+            kind, index, rel, rows, loops = m.groups()
+            removed = 0
+            for k in range(i + 1, min(i + 6, len(lines))):
+                r = re.search(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", lines[k])
+                if r:
+                    removed += int(r.group(1))
+                if NODE.search(lines[k]):
+                    break
+            read = (float(rows) + removed) * int(loops)
+            scans.add(f"{kind} {rel}" + (f" ({index})" if index else ""))
+            if read > BIG_SCAN:
+                big.setdefault(key, set()).add(f"{kind} on {rel}{f' using {index}' if index else ''}: "
+                                              f"{read:,.0f} rows read")
+    out = [f"plans: {len(stmts)} distinct statements; scans reading more than {BIG_SCAN} rows: "
+           f"{sum(len(v) for v in big.values())}"]
+    for q, flagged in sorted(big.items()):
+        out.append(f"  {q}")
+        out.extend(f"    ! {f}" for f in sorted(flagged))
+    seq = sorted({s for v in stmts.values() for s in v if s.startswith("Seq Scan")})
+    out.append(f"  sequential scans (any size): {', '.join(seq) or 'none'}")
     return out
 
 
@@ -436,9 +531,38 @@ def table(rows: list[Row]) -> list[str]:
         def c(g: str, r: Row = r) -> str:
             return f"{r.cpu_ms(g):.1f}" if g in r.cpu else "-"
         err = f"  ({r.errors} errors)" if r.errors else ""
-        out.append(f"{r.target:<9} {r.workload:<7} {r.clients:>7} {r.runs:>6} {r.rate:>7.1f} {r.pct(50):>7.0f} "
+        name = f"{r.target} {r.phase}".strip()
+        out.append(f"{name:<9} {r.workload:<7} {r.clients:>7} {r.runs:>6} {r.rate:>7.1f} {r.pct(50):>7.0f} "
                    f"{r.pct(99):>7.0f} |             {r.server_ms:>6.1f} {c('dg'):>6} {c('pg'):>6} {c('nats'):>5} "
                    f"{c('peer'):>6} {c('client'):>6}{err}")
+    return out
+
+
+def span(values: list[float], fmt: str = ".1f") -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}}–{hi:{fmt}}"
+
+
+def before_after(rows: list[Row]) -> list[str]:
+    """Each (target, workload, clients) before and after the fill: ranges over the repeats, and the change
+    of the means."""
+    out = []
+    keys = dict.fromkeys((r.target, r.workload, r.clients) for r in rows if r.phase)
+    for key in keys:
+        b = [r for r in rows if (r.target, r.workload, r.clients) == key and r.phase == "before" and r.runs]
+        a = [r for r in rows if (r.target, r.workload, r.clients) == key and r.phase == "after" and r.runs]
+        if not b or not a:
+            continue
+
+        def cmp(what: str, f: Callable[[Row], float], b: list[Row] = b, a: list[Row] = a) -> str:
+            vb, va = [f(r) for r in b], [f(r) for r in a]
+            change = (statistics.mean(va) / statistics.mean(vb) - 1) * 100
+            return f"{what} {span(vb)} -> {span(va)} ({change:+.0f} %)"
+
+        out.append(f"{key[0]} {key[1]} x{key[2]}, before -> after the fill: " + "; ".join([
+            cmp("runs/s", lambda r: r.rate), cmp("server CPU ms/run", lambda r: r.server_ms),
+            cmp("dg", lambda r: r.cpu_ms("dg")), cmp("pg", lambda r: r.cpu_ms("pg")),
+            cmp("p50 ms", lambda r: r.pct(50))]))
     return out
 
 
@@ -466,7 +590,14 @@ def main() -> None:
     parser.add_argument("--peer-venv", type=Path, default=PEER_VENV, help=f"where to install it (default {PEER_VENV})")
     parser.add_argument("--quick", action="store_true", help="clients 1,32, 6 s windows, 2 s warm-up")
     parser.add_argument("--no-statements", dest="statements", action="store_false")
+    parser.add_argument("--fill", type=int, default=0, metavar="N",
+                        help="measure, add N finished runs' worth of history, measure again")
+    parser.add_argument("--fill-chunk", type=int, default=50_000, help="runs per fill transaction")
+    parser.add_argument("--repeat", type=int, default=None, help="windows per row (default 1, 2 with --fill)")
+    parser.add_argument("--plans", type=Path,
+                        help="with --fill: log every statement's plan on the filled database to this file")
     args = parser.parse_args()
+    repeat = args.repeat or (2 if args.fill else 1)
     if args.quick:
         args.clients, args.seconds, args.warmup = "1,32", 6.0, 2.0
     sizes = [int(x) for x in args.clients.split(",")]
@@ -488,19 +619,35 @@ def main() -> None:
                   else peer_target(tmp, args.peer_venv))
             with cm as target:
                 print(f"{target.name}: ready at {target.url}", flush=True)
-                p50 = asyncio.run(sequential_p50(target, 40))
-                notes.append(f"{target.name}: sequential create-thread + runs.wait p50 {p50:.1f} ms")
-                for workload in workloads:
-                    for n in sizes:
-                        row = asyncio.run(measure(target, workload, n, args.seconds, args.warmup))
-                        rows.append(row)
-                        print(table([row])[-1], flush=True)
-                if args.statements and target.pg_dsn is not None:
-                    notes.extend(asyncio.run(statement_breakdown(target)))
+                fill = args.fill if target.pg_dsn is not None else 0
+                phases = ["before", "after"] if fill else [""]
+                for phase in phases:
+                    if phase == "after":
+                        assert target.pg_dsn is not None
+                        filled = asyncio.run(fill_history.fill(target.pg_dsn, fill, chunk=args.fill_chunk))
+                        print("\n".join(filled.lines()), flush=True)
+                        notes.extend(filled.lines())
+                    label = f" {phase}" if phase else ""
+                    p50 = asyncio.run(sequential_p50(target, 40))
+                    notes.append(f"{target.name}{label}: sequential create-thread + runs.wait p50 {p50:.1f} ms")
+                    for workload in workloads:
+                        for n in sizes:
+                            for _ in range(repeat):
+                                row = asyncio.run(measure(target, workload, n, args.seconds, args.warmup))
+                                row.phase = phase
+                                rows.append(row)
+                                print(table([row])[-1], flush=True)
+                    if args.statements and target.pg_dsn is not None:
+                        notes.extend(asyncio.run(statement_breakdown(target, label=label)))
+                if fill and args.plans:
+                    report = asyncio.run(capture_plans(target, args.plans))
+                    print("\n".join(report), flush=True)
+                    notes.extend(report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("\n".join(table(rows)))
+    print("\n".join(before_after(rows)))
     print("\n".join(ratios(rows)))
     print("\n".join(notes))
     print(f"done in {time.perf_counter() - started:.0f} s")

@@ -184,7 +184,8 @@ async def serve_worker(settings: Settings, graphs: dict[str, object], stop: asyn
         subject_prefix=settings.subject_prefix, concurrency=settings.worker_concurrency,
         stalled_after=settings.stalled_after_seconds, reaper_interval=settings.reaper_interval_seconds,
         shutdown_grace=settings.shutdown_grace_seconds, run_timeout=settings.run_timeout_seconds,
-        idempotency_retention=settings.idempotency_retention_seconds, stop=stop,
+        idempotency_retention=settings.idempotency_retention_seconds,
+        job_retention=settings.job_retention_seconds, stop=stop,
         install_signal_handlers=False, state_bytes=settings.limits.state_bytes,
         pending_runs_per_thread=settings.limits.pending_runs_per_thread,
     )

@@ -33,6 +33,8 @@ class Settings:
     stream_outage_seconds: float = 60.0
     # how long an `Idempotency-Key` is remembered (api/idempotency.py)
     idempotency_retention_seconds: float = 24 * 3600.0
+    # how long a finished procrastinate job (and its events) is kept (engine/durable/retention.py)
+    job_retention_seconds: float = 7 * 24 * 3600.0
     # tests only: the API process kills itself at this fault point (api/faults.py)
     test_fault: str = ""
     data_dir: Path = Path(".duragraph")
@@ -73,6 +75,7 @@ class Settings:
             stream_outage_seconds=float(env.get("DURAGRAPH_STREAM_OUTAGE", str(d.stream_outage_seconds))),
             idempotency_retention_seconds=float(env.get("DURAGRAPH_IDEMPOTENCY_RETENTION",
                                                         str(d.idempotency_retention_seconds))),
+            job_retention_seconds=float(env.get("DURAGRAPH_JOB_RETENTION", str(d.job_retention_seconds))),
             test_fault=env.get("DURAGRAPH_TEST_FAULT", ""),
             data_dir=Path(env.get("DURAGRAPH_DATA_DIR", str(d.data_dir))),
             api_keys=_csv(env.get("DURAGRAPH_API_KEYS", "")),

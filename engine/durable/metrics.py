@@ -40,9 +40,14 @@ QUEUE_JOBS = Gauge("duragraph_queue_jobs", "procrastinate jobs by queue and stat
 POOL_CONNECTIONS = Gauge("duragraph_db_pool_connections", "This process's Postgres pools: size, idle and max",
                          ["pool", "state"])
 
+# two partial indexes, so that neither count reads the queue's history: `procrastinate_jobs_id_lock_idx_v1`
+# (todo, doing) and `duragraph_jobs_finished` (failed jobs are kept for DURAGRAPH_JOB_RETENTION)
 _QUEUE_DEPTH_SQL = """
 SELECT queue_name, status::text, count(*) FROM procrastinate_jobs
-WHERE status IN ('todo', 'doing', 'failed') GROUP BY queue_name, status
+WHERE status IN ('todo', 'doing') GROUP BY queue_name, status
+UNION ALL
+SELECT queue_name, status::text, count(*) FROM procrastinate_jobs
+WHERE status = 'failed' GROUP BY queue_name, status
 """
 JOB_STATUSES = ("todo", "doing", "failed")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from engine.durable import crons, idempotency, kv, threads
+from engine.durable import crons, idempotency, kv, retention, threads
 from engine.durable.periodic import every
 from engine.durable.runs import RunRequest, RunService
 from engine.durable.timeouts import end_timed_out_runs
@@ -67,7 +67,8 @@ async def fire_due(pool: asyncpg.Pool, runs: RunService, now: dt.datetime | None
 
 async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asyncio.Event,
                            interval: float = 1.0, sweep_every: float = 60.0, run_timeout: float | None = None,
-                           idempotency_retention: float = idempotency.DEFAULT_RETENTION_SECONDS) -> None:
+                           idempotency_retention: float = idempotency.DEFAULT_RETENTION_SECONDS,
+                           job_retention: float = retention.DEFAULT_JOB_RETENTION_SECONDS) -> None:
     loop = asyncio.get_running_loop()
     next_sweep = loop.time()
 
@@ -82,5 +83,6 @@ async def run_housekeeping(pool: asyncpg.Pool, runs: RunService, *, stop: asynci
             async with pool.acquire() as conn:
                 await threads.delete_expired(conn)
             await idempotency.delete_expired(pool, idempotency_retention)
+            await retention.delete_finished_jobs(pool, job_retention)
 
     await every(interval, stop, one_pass, log, "housekeeping")

@@ -26,6 +26,7 @@ from engine.durable.lifecycle import start_due_run
 from engine.durable.outage import wait_for_database
 from engine.durable.periodic import every
 from engine.durable.reaper import run_reaper
+from engine.durable.retention import DEFAULT_JOB_RETENTION_SECONDS
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
 from engine.durable.scheduler import run_housekeeping
@@ -102,6 +103,7 @@ async def run_worker(
     shutdown_grace: float = 30.0,
     run_timeout: float | None = None,
     idempotency_retention: float = DEFAULT_RETENTION_SECONDS,
+    job_retention: float = DEFAULT_JOB_RETENTION_SECONDS,
     stop: asyncio.Event | None = None,
     install_signal_handlers: bool = True,
     state_bytes: int | None = None,
@@ -131,7 +133,8 @@ async def run_worker(
                 every(max(reaper_interval, heartbeat), stop, lambda: claims.recheck(pool), log, "claims re-check"))
             housekeeping = asyncio.create_task(run_housekeeping(pool, RunService(rt), stop=stop,
                                                                 run_timeout=run_timeout,
-                                                                idempotency_retention=idempotency_retention))
+                                                                idempotency_retention=idempotency_retention,
+                                                                job_retention=job_retention))
             sampler = asyncio.create_task(metrics.run_queue_sampler(
                 pool, (jobs.STEP_QUEUE, jobs.WEBHOOK_QUEUE), interval=reaper_interval, stop=stop))
             worker = asyncio.create_task(

@@ -130,7 +130,8 @@ SELECT job_id FROM tasks WHERE run_id = $1 AND status = 'queued' AND job_id IS N
 UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE run_id = $1 AND status = 'queued'
 
 -- name: delete_run_checkpoints
-DELETE FROM checkpoints WHERE run_id = $1
+-- through `checkpoints_thread`: there is no index on run_id (it would cost every checkpoint's insert)
+DELETE FROM checkpoints WHERE thread_id = $2 AND run_id = $1
 
 -- name: resolve_assistant
 SELECT assistant_id, graph_id, config, context, metadata FROM assistants

@@ -135,3 +135,8 @@ DELETE FROM threads
 WHERE ttl IS NOT NULL AND status <> 'busy'
   AND updated_at + (ttl->>'ttl_minutes')::double precision * interval '1 minute' < now()
 RETURNING thread_id
+
+-- name: delete_events_of_threads
+-- A deleted thread's events (no foreign key: events are append-only and written without one), through
+-- `events_thread_pos`. The outbox copies go with the relay's retention.
+DELETE FROM events WHERE thread_id = ANY($1::uuid[])

@@ -268,7 +268,7 @@ class RunService:
         await lifecycle.end_run(conn, self.rt, run, "interrupted", thread_status="interrupted",
                                 cancel_action=action, settle=False)
         await conn.execute(Q["restore_replaced_checkpoints"], run_id)
-        await conn.execute(Q["delete_run_checkpoints"], run_id)
+        await conn.execute(Q["delete_run_checkpoints"], run_id, run["thread_id"])
         await conn.execute(Q["delete_run_row"], run_id)
         await lifecycle.reset_thread_head(conn, run["thread_id"])
         await lifecycle.settle_thread(conn, self.rt, run["thread_id"], ran=False, thread_status="idle",

@@ -121,8 +121,8 @@ async def update(
 
 async def delete(conn: asyncpg.Connection, thread_id: UUID, *, rt: Runtime,
                  scope: Mapping[str, Any] | None = None) -> None:
-    """Delete the thread with its runs, checkpoints and crons (foreign keys cascade), its active runs
-    cancelled first (see `_delete_threads`)."""
+    """Delete the thread with its runs, checkpoints and crons (foreign keys cascade) and its events, its
+    active runs cancelled first (see `_delete_threads`)."""
     if not await _delete_threads(conn, rt, [thread_id], scope):
         raise NotFound(f"Thread with ID {thread_id} not found")
 
@@ -144,6 +144,7 @@ async def _delete_threads(conn: asyncpg.Connection, rt: Runtime, thread_ids: Seq
                     await lifecycle.end_run(conn, rt, row, "interrupted", thread_status="interrupted",
                                             cancel_action="interrupt", settle=False)
                 await conn.execute(Q["delete_locked"], deleted)
+                await conn.execute(Q["delete_events_of_threads"], deleted)
                 return deleted
         except asyncpg.DeadlockDetectedError:
             if attempt == DELETE_ATTEMPTS:
@@ -231,8 +232,12 @@ async def prune(conn: asyncpg.Connection, thread_ids: Sequence[UUID], *, rt: Run
 
 
 async def delete_expired(conn: asyncpg.Connection) -> int:
-    """Delete threads whose ttl ran out since their last update; for a periodic sweeper."""
-    return len(await conn.fetch(Q["delete_expired"]))
+    """Delete threads whose ttl ran out since their last update, with their events; for a periodic sweeper."""
+    async with conn.transaction():
+        gone = [r["thread_id"] for r in await conn.fetch(Q["delete_expired"])]
+        if gone:
+            await conn.execute(Q["delete_events_of_threads"], gone)
+    return len(gone)
 
 
 def _scope(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:

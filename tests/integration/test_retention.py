@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from engine.durable import retention
+from engine.durable import retention, threads
 from engine.durable.db import create_pool
 from engine.durable.runs import RunService
 from engine.durable.runtime import Runtime
@@ -93,4 +93,37 @@ async def test_housekeeping_purges_old_jobs_and_keys_and_keeps_history(database_
             assert kept == {"threads": 1, "runs": 1, "checkpoints": 1, "events": 1}
     finally:
         stop.set()
+        await pool.close()
+
+
+async def add_thread_with_events(conn: asyncpg.Connection, *, ttl_minutes: float | None = None,
+                                 updated: str = "now()") -> uuid.UUID:
+    tid, rid = uuid.uuid4(), uuid.uuid4()
+    ttl = None if ttl_minutes is None else {"strategy": "delete", "ttl_minutes": ttl_minutes}
+    await conn.execute(f"INSERT INTO threads (thread_id, ttl, updated_at) VALUES ($1, $2, {updated})", tid, ttl)
+    await conn.execute("INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status) "
+                       "VALUES ($1, $2, $1, 'g', 'success')", rid, tid)
+    for seq in (1, 2):
+        await conn.execute("INSERT INTO events (event_id, run_id, thread_id, seq, event, data) "
+                           "VALUES ($1, $2, $3, $4, 'values', '{}')", uuid.uuid4(), rid, tid, seq)
+    return tid
+
+
+async def events_of(conn: asyncpg.Connection) -> dict[uuid.UUID, int]:
+    return {r[0]: r[1] for r in await conn.fetch("SELECT thread_id, count(*) FROM events GROUP BY thread_id")}
+
+
+async def test_a_deleted_or_expired_threads_events_go_with_it(database_url: str) -> None:
+    pool = await create_pool(database_url)
+    try:
+        async with pool.acquire() as conn:
+            deleted, kept = await add_thread_with_events(conn), await add_thread_with_events(conn)
+            expired = await add_thread_with_events(conn, ttl_minutes=1, updated="now() - interval '2 minutes'")
+            alive = await add_thread_with_events(conn, ttl_minutes=60)
+            await threads.delete(conn, deleted, rt=Runtime(pool=pool, graphs={}))
+            assert await threads.delete_expired(conn) == 1
+            assert await events_of(conn) == {kept: 2, alive: 2}
+            assert {r[0] for r in await conn.fetch("SELECT thread_id FROM threads")} == {kept, alive}
+            assert expired not in await events_of(conn)
+    finally:
         await pool.close()

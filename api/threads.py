@@ -148,6 +148,7 @@ async def search_threads(conn: Conn, authz: AuthzDep, state: State, data: JSONBo
         conn, metadata=dict_or_none(value["metadata"]), values=dict_or_none(data.values), ids=ids,
         status=data.status, limit=data.limit, offset=data.offset, sort_by=sort_by,
         sort_order=data.sort_order or "desc", scope=scope, graphs=state.graphs,
+        with_values=not data.select or "values" in data.select or any(p[0] == "values" for p in extract.values()),
     )
     body = []
     for t in items:

@@ -55,18 +55,21 @@ def ttl_minutes(ttl: Mapping[str, Any] | float | None) -> dict[str, Any] | None:
 
 
 async def _rows(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph] | None,
-                records: Sequence[Any]) -> list[dict[str, Any]]:
-    """Thread rows as the API shows them, values read at each head."""
+                records: Sequence[Any], *, with_values: bool = True) -> list[dict[str, Any]]:
+    """Thread rows as the API shows them, values read at each head (`with_values`; else no "values")."""
+    if not with_values:
+        return [_row(r) for r in records]
     shown = await thread_values(conn, graphs or {}, records)
     return [_row(r, codec.to_wire(v)) for r, v in zip(records, shown, strict=True)]
 
 
-def _row(record: Any, state: Any) -> dict[str, Any]:
+def _row(record: Any, *state: Any) -> dict[str, Any]:
     out = dict(record)
     out.pop("total", None)
     out.pop("checkpoint_id", None)
     out.pop("graph_id", None)
-    out["values"] = state
+    if state:
+        out["values"] = state[0]
     ttl = out.get("ttl")
     if ttl is not None:
         out["ttl"] = {**ttl, "expires_at": out["updated_at"] + timedelta(minutes=float(ttl["ttl_minutes"]))}
@@ -165,23 +168,26 @@ async def search(
     sort_order: str = "desc",
     scope: Mapping[str, Any] | None = None,
     graphs: Mapping[str, CompiledGraph] | None = None,
+    with_values: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
     """(threads, total matching) for one page; sort_by is one of SORT_FIELDS. `scope` (the caller's
     access filter as a metadata containment) limits the rows in the query itself. A `values` filter
     (JSON containment, as jsonb's `@>`) is applied to the values read at each candidate's head: it reads
-    every thread the other filters admit."""
+    every thread the other filters admit. Without `with_values` (a caller that selects other fields),
+    the threads come without their values, which are not read."""
     _check_status(status)
     args = (dict(metadata) if metadata else None, list(ids) if ids is not None else None, status)
     if values:
         candidates = await conn.fetch(Q["search"], *args, None, 0, sort_by, sort_order, _scope(scope))
         matching = [t for t in await _rows(conn, graphs, candidates) if contains(t["values"], values)]
-        return matching[offset:offset + limit], len(matching)
+        page = matching[offset:offset + limit]
+        return (page if with_values else [{k: v for k, v in t.items() if k != "values"} for t in page]), len(matching)
     rows = await conn.fetch(Q["search"], *args, limit, offset, sort_by, sort_order, _scope(scope))
     if rows:
         total = int(rows[0]["total"])
     else:
         total = 0 if offset == 0 else await count(conn, metadata=metadata, status=status, ids=ids, scope=scope)
-    return await _rows(conn, graphs, rows), total
+    return await _rows(conn, graphs, rows, with_values=with_values), total
 
 
 async def count(

@@ -173,9 +173,10 @@ SELECT seq, event, data FROM events WHERE run_id = $1 ORDER BY seq
 SELECT task_id, checkpoint_id, spec, status, outcome FROM tasks WHERE run_id = $1
 
 -- name: task_result_elsewhere
--- The result event of a task kept from an earlier run of the same checkpoint (replay).
-SELECT data FROM events WHERE event = 'task_result' AND data->>'id' = $1 AND run_id <> $2
-ORDER BY created_at DESC LIMIT 1
+-- The result event of a task kept from an earlier run of the same checkpoint (replay): an earlier run of the
+-- same thread, newest first, through `events_thread_pos` (not a scan of every run's events).
+SELECT data FROM events WHERE thread_id = $3 AND event = 'task_result' AND data->>'id' = $1 AND run_id <> $2
+ORDER BY pos DESC LIMIT 1
 
 -- name: child_checkpoint
 SELECT checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = $2

@@ -75,7 +75,7 @@ async def replay(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGraph], 
         by_checkpoint.setdefault(r["checkpoint_id"], []).append(r)
         if r["status"] in ("success", "interrupted", "error") and r["task_id"] not in results:
             # kept from an earlier run of the same checkpoint: its event lives in that run
-            kept = await conn.fetchval(Q["task_result_elsewhere"], r["task_id"], run_id)
+            kept = await conn.fetchval(Q["task_result_elsewhere"], r["task_id"], run_id, run["thread_id"])
             if kept is None:
                 report.problems.append(f"task {r['task_id']} ({r['status']}) has no result event")
             else:

@@ -193,15 +193,19 @@ async def commit_ms(dsn: str, n: int) -> tuple[float, float]:
         await conn.close()
 
 
-async def per_step_ms(h: Harness, graph: str, n: int, repeat: int = 3) -> float:
+async def per_step_ms(h: Harness, graph: str, n: int, repeat: int = 3) -> tuple[float, float]:
+    """(wall ms, this process's CPU ms) per step: median of `repeat` runs. The CPU is the engine's Python
+    (run service and worker run in this process; PostgreSQL does not), steadier than the wall time on a
+    shared machine."""
     await h.run(graph, {"n": 0})  # warm-up
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         done = await h.run(graph, {"n": 0})
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         assert done["output"]["values"]["n"] == n, done
-    return statistics.median(times) / n * 1e3
+    return statistics.median(times) / n * 1e3, statistics.median(cpu) / n * 1e3
 
 
 async def throughput(h: Harness, runs: int, repeat: int = 3, steps_per_run: int = 3) -> tuple[float, float]:
@@ -355,9 +359,10 @@ async def bench(dsn: str, args: argparse.Namespace, tmp: Path) -> None:
     row("one round trip (SELECT 1), median", f"{trip:.3f} ms")
 
     async with harness(dsn, graphs, concurrency=1) as h:
-        step = await per_step_ms(h, f"chain{args.chain}", args.chain)
+        step, step_cpu = await per_step_ms(h, f"chain{args.chain}", args.chain)
     row(f"per-step overhead: chain of {args.chain} no-op nodes, 1 worker", f"{step:.2f} ms")
     row("  ratio per-step / commit", f"{step / commit:.1f}x")
+    row("  of which Python CPU in this process (engine + worker)", f"{step_cpu:.2f} ms")
 
     async with harness(dsn, graphs, concurrency=16) as h:
         await throughput(h, 8, repeat=1)  # warm-up
@@ -383,7 +388,7 @@ async def bench(dsn: str, args: argparse.Namespace, tmp: Path) -> None:
     row(f"{args.runs} concurrent runs after events growth (in-process)",
         f"{g_runs:.1f} runs/s, {g_steps:.0f} steps/s ({g_runs / runs_s:.2f}x before)")
     async with harness(dsn, graphs, concurrency=1) as h:
-        step_after = await per_step_ms(h, f"chain{args.chain}", args.chain)
+        step_after, _ = await per_step_ms(h, f"chain{args.chain}", args.chain)
     row("per-step overhead after events growth, 1 worker", f"{step_after:.2f} ms ({step_after / step:.2f}x before)")
 
 

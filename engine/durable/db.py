@@ -10,13 +10,23 @@ import orjson
 from engine.core import codec
 
 
-def _dumps(value: Any) -> str:
-    return codec.wire_dumps(value).decode()
+def _jsonb_out(value: Any) -> bytes:
+    return _JSONB_VERSION + codec.wire_dumps(value)
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
+
+
+_JSONB_VERSION = b"\x01"  # jsonb's binary form: a version byte, then the JSON text
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    """jsonb and json in PostgreSQL's binary form: orjson's UTF-8 bytes go to the socket as they are (the
+    text form would decode them to str for asyncpg to encode again, and the reverse on every read)."""
+    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=codec.wire_dumps, decoder=orjson.loads, schema="pg_catalog",
+                              format="binary")
 
 
 async def _reset(conn: asyncpg.Connection) -> None:

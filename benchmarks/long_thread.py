@@ -1,6 +1,6 @@
 """Long-lived threads: does a turn cost more as the thread's history grows?
 
-    python benchmarks/long_thread.py [--turns 5000] [--every 500] [--variant chat|chain10|both]
+    python benchmarks/long_thread.py [--turns 5000] [--every 500] [--variant chat|chain10|both] [--content 1024]
 
 One thread, one `runs.wait` per turn through langgraph-sdk against the real API (in this process, with an
 in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`: one node appends a
@@ -42,7 +42,7 @@ CONTENT = 1024
 
 
 def _reply(state: MessagesState) -> dict[str, Any]:
-    text = base64.b64encode(os.urandom(CONTENT * 3 // 4)).decode()  # 1 KB that does not compress
+    text = base64.b64encode(os.urandom(CONTENT * 3 // 4)).decode()  # CONTENT bytes that do not compress
     return {"messages": [AIMessage(text)]}
 
 
@@ -141,7 +141,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--variant", choices=["chat", "chain10", "both"], default="both")
+    parser.add_argument("--content", type=int, default=CONTENT,
+                        help="bytes of new content per turn (default 1024): the per-turn bytes at two sizes "
+                             "separate what a turn stores per byte of content from its fixed bookkeeping")
     args = parser.parse_args()
+    global CONTENT
+    CONTENT = args.content
     graphs = {"chat": chat(), "chain10": chain10()}
     variants = ["chat", "chain10"] if args.variant == "both" else [args.variant]
     with fresh_database("long") as dsn, Api(dsn, graphs) as api:

@@ -11,11 +11,13 @@ Pruning is left to the reaper (`engine/durable/reaper.py`), which waits out a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import asyncpg
+import procrastinate
 import procrastinate.exceptions
 import psycopg
 from procrastinate import jobs as pjobs
@@ -55,11 +57,19 @@ class WorkerJobManager(JobManager):
             except Exception as exc:
                 if not is_transient(exc) or (until_stop and self.stop.is_set()):
                     raise
-                self.outage.failed(exc)
+                await self._failed(exc)
                 await self._pause(backoff.next())
                 continue
             self.outage.ok()
             return result
+
+    async def _failed(self, exc: BaseException) -> None:
+        """A transient failure: recorded, and the idle connections of procrastinate's pool checked (it does
+        not check them on checkout, `worker.unchecked_pool`), so the retry gets a live one."""
+        self.outage.failed(exc)
+        if isinstance(self.connector, procrastinate.PsycopgConnector):
+            with contextlib.suppress(Exception):  # not open yet, or the database still down: the retry says
+                await self.connector.pool.check()
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -112,7 +122,7 @@ class WorkerJobManager(JobManager):
                     continue
                 if not is_transient(exc):
                     raise
-                self.outage.failed(exc)
+                await self._failed(exc)
                 await self._pause(backoff.next())
                 continue
             self.outage.ok()
@@ -139,7 +149,7 @@ class WorkerJobManager(JobManager):
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            self.outage.failed(exc)
+            await self._failed(exc)
             return []
 
     # -- the end of a job --------------------------------------------------------------------------

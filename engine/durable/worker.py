@@ -11,8 +11,10 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import procrastinate
+import psycopg_pool
 
 import sql
 from engine.core.compiled import CompiledGraph
@@ -38,6 +40,15 @@ JQ = sql.queries("jobs.sql")
 log = logging.getLogger("duragraph.worker")
 
 
+def unchecked_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    """procrastinate's pool without its check on every checkout (one more round trip per fetch and per
+    finish, a statement PostgreSQL runs too). A dead connection is found by the operation that uses it;
+    the job manager retries that operation and checks the pool's idle connections first
+    (`WorkerJobManager._failed`), so a restarted database costs one failed attempt, not one per connection."""
+    kwargs.pop("check", None)
+    return psycopg_pool.AsyncConnectionPool(**kwargs)
+
+
 def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
               stop: asyncio.Event | None = None) -> procrastinate.App:
     """The procrastinate app of a worker process; with `claims` and `stop`, its job manager rides out
@@ -45,7 +56,7 @@ def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
     # procrastinate's commits (fetch, finish) are synchronous like ours: a fetch lost in a Postgres crash
     # would put back in the queue a step this worker goes on running, and another worker would run it at
     # the same time (measured in tests/acceptance/test_db_restart.py)
-    connector = procrastinate.PsycopgConnector(conninfo=database_url)
+    connector = procrastinate.PsycopgConnector(conninfo=database_url, pool_factory=unchecked_pool)
     app = procrastinate.App(connector=connector)
     claims = claims if claims is not None else Claims()
     if stop is not None:

@@ -137,15 +137,15 @@ async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
 
 
 def main() -> None:
+    global CONTENT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=5000)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--variant", choices=["chat", "chain10", "both"], default="both")
-    parser.add_argument("--content", type=int, default=CONTENT,
+    parser.add_argument("--content", type=int, default=1024,
                         help="bytes of new content per turn (default 1024): the per-turn bytes at two sizes "
                              "separate what a turn stores per byte of content from its fixed bookkeeping")
     args = parser.parse_args()
-    global CONTENT
     CONTENT = args.content
     graphs = {"chat": chat(), "chain10": chain10()}
     variants = ["chat", "chain10"] if args.variant == "both" else [args.variant]

@@ -127,14 +127,17 @@ class ListWire:
     by key. The JSON is kept in chunks of `CHUNK` items (the items' JSON joined by commas: an
     `orjson.Fragment` is copied into the output as it is, so a list of chunk fragments dumps as the JSON
     array of all the items). When the list still starts with the very items shown last time (the same
-    objects: a list that was appended to), the full chunks are reused and only the rest is dumped."""
+    objects: a list that was appended to), the full chunks are reused and only the rest is dumped. At most
+    `keys` lists and `max_bytes` of JSON are kept, least recently shown first out."""
 
     MIN_ITEMS = 64
     CHUNK = 256
 
-    def __init__(self, keys: int = 32) -> None:
+    def __init__(self, keys: int = 32, max_bytes: int = 64 << 20) -> None:
         self.keys = keys
-        self._items: OrderedDict[Any, tuple[list[Any], list[orjson.Fragment]]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[Any, tuple[list[Any], list[orjson.Fragment], list[int]]] = OrderedDict()
 
     def fragments(self, key: Any, items: list[Any]) -> list[Any]:
         """`items`, or (a long list) fragments that dump as the same JSON array."""
@@ -147,12 +150,17 @@ class ListWire:
             if full <= len(items) and all(map(operator.is_, last[0][:full], items[:full])):
                 kept = last[1][:full // self.CHUNK]
         chunks = list(kept)
+        sizes = last[2][:len(kept)] if last is not None else []
         for start in range(len(kept) * self.CHUNK, len(items), self.CHUNK):
-            chunks.append(orjson.Fragment(wire_dumps(items[start:start + self.CHUNK])[1:-1]))
-        self._items[key] = (list(items), chunks)
-        self._items.move_to_end(key)
-        if len(self._items) > self.keys:
-            self._items.popitem(last=False)
+            data = wire_dumps(items[start:start + self.CHUNK])[1:-1]
+            sizes.append(len(data))
+            chunks.append(orjson.Fragment(data))
+        if last is not None:
+            self._bytes -= sum(self._items.pop(key)[2])
+        self._items[key] = (list(items), chunks, sizes)
+        self._bytes += sum(sizes)
+        while self._items and (len(self._items) > self.keys or self._bytes > self.max_bytes):
+            self._bytes -= sum(self._items.popitem(last=False)[1][2])
         return chunks
 
 

@@ -38,3 +38,12 @@ def test_keys_are_bounded() -> None:
     for key in ("a", "b", "c"):
         lists.fragments(key, msgs)
     assert len(lists._items) == 2
+
+
+def test_bytes_are_bounded() -> None:
+    lists = codec.ListWire(max_bytes=20_000)
+    msgs = _messages(300)  # about 30 KB of JSON
+    lists.fragments("a", msgs[:100])
+    assert len(lists._items) == 1
+    shown = lists.fragments("b", msgs)  # over the bound alone: shown, not kept
+    assert codec.wire_dumps(shown) == codec.wire_dumps(msgs) and not lists._items and lists._bytes == 0

@@ -54,12 +54,6 @@ SELECT j.id, procrastinate_retry_job_v2(j.id, now(), NULL, NULL, NULL) FROM (
 SELECT procrastinate_finish_job_v1(id, 'failed', false) FROM procrastinate_jobs
 WHERE id = $1 AND status IN ('todo', 'doing')
 
--- name: claim_job
--- A worker takes a step it just enqueued (same transaction), as procrastinate_fetch_job_v2 would; not
--- while it is pruned (it registers again at its next heartbeat), or the foreign key would fail the commit.
-UPDATE procrastinate_jobs SET status = 'doing', worker_id = $2
-WHERE id = $1 AND status = 'todo' AND EXISTS (SELECT 1 FROM procrastinate_workers WHERE id = $2) RETURNING id
-
 -- name: finish_claimed_job
 -- A claimed step's job ends with its step's commit (successful jobs are deleted, as the worker does).
 DELETE FROM procrastinate_jobs WHERE id = $1 AND status = 'doing'

@@ -228,8 +228,8 @@ FROM runs WHERE run_id = $1 FOR UPDATE
 -- its event sequence, the thread's head ($25: its pending interrupts), and for a superstep that goes
 -- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
 -- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
--- events with their outbox rows, and the checkpoints' channel blobs ($26-$30). Returns (ordinal of the task,
--- job id) for the jobs deferred.
+-- events with their outbox rows, and the checkpoints' channel blobs ($26-$30); with $31 (a worker id), the
+-- first job is claimed for that worker. Returns (ordinal of the task, job id, claimed) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata)
@@ -247,10 +247,22 @@ WITH cp AS (
 ), q AS (
     SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o)
     WHERE a IS NOT NULL
+), c AS (
+    -- the first job, claimed by worker $31 (if it is registered) as procrastinate_fetch_job_v2 would: that
+    -- worker runs the step once this commits, so it is inserted `doing`, which spares the queue's
+    -- notification (and the fetch it wakes for nothing) and the `deferred` / `started` event rows
+    INSERT INTO procrastinate_jobs (queue_name, task_name, args, status, worker_id)
+    SELECT $18, $19, x.a::jsonb, 'doing', w.id
+    FROM procrastinate_workers w, unnest($17::text[]) WITH ORDINALITY AS x(a, o) JOIN q ON q.o = x.o
+    WHERE w.id = $31 AND q.k = 1
+    RETURNING id
 ), j AS (
-    SELECT id, k FROM unnest(procrastinate_defer_jobs_v1(ARRAY(
-        SELECT ROW($18::text, $19::text, 0, NULL, NULL, a::jsonb, now())::procrastinate_job_to_defer_v1
-        FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o) WHERE a IS NOT NULL ORDER BY o
+    SELECT id, 1::bigint AS k, true AS claimed FROM c
+    UNION ALL
+    SELECT id, k + (SELECT count(*) FROM c), false FROM unnest(procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW($18::text, $19::text, 0, NULL, NULL, x.a::jsonb, NULL)::procrastinate_job_to_defer_v1
+        FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o) JOIN q ON q.o = x.o
+        WHERE q.k > (SELECT count(*) FROM c) ORDER BY x.o
     ))) WITH ORDINALITY AS j(id, k)
 ), t AS (
     INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome,
@@ -279,7 +291,7 @@ WITH cp AS (
     FROM unnest($26::text[], $27::text[], $28::text[], $29::int[], $30::text[]) AS u(c, v, b, d, x)
     ON CONFLICT DO NOTHING
 )
-SELECT q.o AS ordinal, j.id AS job_id FROM q JOIN j ON j.k = q.k ORDER BY q.o
+SELECT q.o AS ordinal, j.id AS job_id, j.claimed FROM q JOIN j ON j.k = q.k ORDER BY q.o
 
 -- name: settle_thread
 -- The thread's status once a run that ran has ended (also what `busy` falls back to later).

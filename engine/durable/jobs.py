@@ -34,11 +34,11 @@ async def defer(
     *,
     at: dt.datetime | None = None,
 ) -> list[int]:
-    """Defer one job per `args` entry; returns their job ids in order."""
+    """Defer one job per `args` entry (due at `at`, or at once); returns their job ids in order. A job due
+    at once has no `scheduled_at` (as procrastinate defers it): that spares its `scheduled` event row."""
     if not args:
         return []
-    when = at or dt.datetime.now(dt.UTC)
-    rows = await conn.fetch(Q["defer_jobs"], queue, task_name, [jsonb_text(a) for a in args], [when] * len(args))
+    rows = await conn.fetch(Q["defer_jobs"], queue, task_name, [jsonb_text(a) for a in args], [at] * len(args))
     return [int(r[0]) for r in rows]
 
 

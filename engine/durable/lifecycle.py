@@ -49,10 +49,12 @@ TEMPORARY_THREAD_GRACE_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class Enqueued:
-    """The jobs a decision enqueued, and the checkpoint their steps run against."""
+    """The jobs a decision enqueued, and the checkpoint their steps run against; `claimed`: the one of
+    them claimed for the worker that committed it (`apply_decision(claim_for=)`), which runs it next."""
 
     checkpoint: dict[str, Any]
     jobs: list[tuple[TaskSpec, int]]
+    claimed: tuple[TaskSpec, int] | None = None
 
 
 def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
@@ -159,8 +161,10 @@ async def apply_decision(
     base: dict[str, Any] | None,
     pending: Pending | None = None,
     first_events: Sequence[events.Event] = (),
+    claim_for: int | None = None,
 ) -> Enqueued | None:
-    """Persist what the core decided, in the caller's transaction. Returns the jobs it enqueued."""
+    """Persist what the core decided, in the caller's transaction. Returns the jobs it enqueued; with
+    `claim_for` (a procrastinate worker id), the first of them is claimed for that worker."""
     graph = rt.graph(run["graph_id"])
     evs = list(first_events)
     head = base
@@ -217,15 +221,17 @@ async def apply_decision(
         jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
-        *blob_columns,
+        *blob_columns, claim_for,
     )
     if continuing:
         if not decision.tasks:
             # every task of the step already has its outcome (kept from before): close the step now
             from engine.durable.step import close_step
 
-            return await close_step(conn, rt, run, uuid.UUID(step_cp["id"]))
-        return Enqueued(checkpoint=step_cp, jobs=[(rows.specs[r["ordinal"] - 1], r["job_id"]) for r in deferred])
+            return await close_step(conn, rt, run, uuid.UUID(step_cp["id"]), claim_for=claim_for)
+        jobs_of = [(rows.specs[r["ordinal"] - 1], r["job_id"]) for r in deferred]
+        claimed = next((job for job, r in zip(jobs_of, deferred, strict=True) if r["claimed"]), None)
+        return Enqueued(checkpoint=step_cp, jobs=jobs_of, claimed=claimed)
 
     if decision.kind == "interrupted":
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)

@@ -293,12 +293,10 @@ async def _complete_tx(
         outcomes = {r["task_id"]: (TaskSpec.from_json(r["spec"]), lifecycle.outcome_of(r)) for r in done["siblings"]}
         outcomes[task_id] = (spec, outcome)
         enqueued = await close_step(conn, rt, run, done["done_checkpoint"], outcomes=outcomes, checkpoint=checkpoint,
-                                    first_events=[result])
-        if claim_for is None or enqueued is None or not enqueued.jobs:
+                                    first_events=[result], claim_for=claim_for)
+        if enqueued is None or enqueued.claimed is None:
             return True, None
-        spec_next, job_id = enqueued.jobs[0]
-        if await conn.fetchval(JQ["claim_job"], job_id, claim_for) is None:
-            return True, None
+        spec_next, job_id = enqueued.claimed
         if claims is not None:
             claims.hold(job_id)  # before the commit: the claims re-check never sees it as orphaned
             tentative.append(job_id)
@@ -351,9 +349,10 @@ async def close_step(
     outcomes: dict[str, tuple[TaskSpec, TaskOutcome]] | None = None,
     checkpoint: dict[str, Any] | None = None,
     first_events: list[events.Event] | None = None,
+    claim_for: int | None = None,
 ) -> lifecycle.Enqueued | None:
     """The barrier: every task of the superstep has an outcome; apply them through the core. Returns the
-    jobs it enqueued for the next superstep, if any."""
+    jobs it enqueued for the next superstep, if any (the first claimed for worker `claim_for`)."""
     evs = list(first_events or [])
     if outcomes is None:
         rows = await conn.fetch(Q["step_tasks"], run["run_id"], checkpoint_id)
@@ -375,4 +374,4 @@ async def close_step(
                                 first_events=evs)
         return None
     return await lifecycle.apply_decision(conn, rt, run, decision, base=checkpoint, pending=outcomes,
-                                          first_events=evs)
+                                          first_events=evs, claim_for=claim_for)

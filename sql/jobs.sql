@@ -6,11 +6,6 @@ SELECT unnest(procrastinate_defer_jobs_v1(array_agg(
     ROW($1::text, $2::text, 0, NULL, NULL, a::jsonb, s)::procrastinate_job_to_defer_v1 ORDER BY o)))
 FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS j(a, s, o)
 
--- name: cancel_jobs
--- Queued jobs are deleted, running ones asked to abort (the worker cancels their asyncio task).
-SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
-WHERE id = ANY($1::bigint[]) AND status IN ('todo', 'doing')
-
 -- name: requeue_stalled_jobs
 -- Jobs in 'doing' whose worker is gone or has not sent a heartbeat for $2 seconds go back to the queue
 -- (checked again under the row lock: a job finished or re-fetched meanwhile is left alone); not while

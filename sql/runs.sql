@@ -12,21 +12,22 @@ FROM runs WHERE run_id = $1
 
 -- name: insert_run
 -- A delayed run ($10 = after_seconds) is created in the future, as the official server shows it; the
--- clock is the transaction's, like every other timestamp of the run.
+-- clock is the transaction's, like every other timestamp of the run. Its thread (locked by the caller) is
+-- stamped with the run's graph and assistant ($11) and shows `busy`.
+WITH th AS (
+    UPDATE threads SET metadata = metadata || $11, graph_id = COALESCE(graph_id, $4), status = 'busy',
+                       updated_at = now()
+    WHERE thread_id = $2
+)
 INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, multitask_strategy,
                   temporary, webhook, scheduled_at, created_at)
 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, now() + make_interval(secs => $10),
         now() + make_interval(secs => $10))
 RETURNING run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
-          multitask_strategy, temporary, webhook, cancel_requested, created_at
+          multitask_strategy, temporary, webhook, cancel_requested, created_at, updated_at
 
 -- name: mark_running
 UPDATE runs SET status = 'running', checkpoint_id = $2, started_at = now(), updated_at = now() WHERE run_id = $1
-
--- name: end_run
-UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_at = now(),
-                cancel_requested = COALESCE($5, cancel_requested)
-WHERE run_id = $1
 
 -- name: active_runs_for_update
 -- Waits for the rows: only before the thread row is locked (the lock order in engine/durable/runs.py).
@@ -43,13 +44,6 @@ SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDAT
 
 -- name: lock_runs
 SELECT run_id FROM runs WHERE run_id = ANY($1::uuid[]) ORDER BY run_id FOR UPDATE
-
--- name: next_pending_run
--- The clock is the statement's, not the transaction's: a completion that began before a run was queued
--- (and then waited for the thread that the run's creator held) must still see that run as due, or it
--- would stay pending with nothing left to start it.
-SELECT run_id FROM runs WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= clock_timestamp()
-ORDER BY created_at, run_id LIMIT 1 FOR UPDATE SKIP LOCKED
 
 -- name: count_active_runs
 SELECT count(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')
@@ -74,9 +68,6 @@ UPDATE threads SET checkpoint_id = $2, interrupts = $3, updated_at = now() WHERE
 
 -- name: set_thread_status
 UPDATE threads SET status = $2, updated_at = now() WHERE thread_id = $1
-
--- name: stamp_thread_metadata
-UPDATE threads SET metadata = metadata || $2, graph_id = COALESCE(graph_id, $3) WHERE thread_id = $1
 
 -- name: insert_checkpoints
 INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint,
@@ -123,12 +114,6 @@ WHERE checkpoint_id = $1 AND status IN ('success', 'interrupted')
   AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE parent_checkpoint_id = $1)
 ORDER BY task_id, created_at DESC
 
--- name: queued_jobs_of_run
-SELECT job_id FROM tasks WHERE run_id = $1 AND status = 'queued' AND job_id IS NOT NULL
-
--- name: cancel_open_tasks
-UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE run_id = $1 AND status = 'queued'
-
 -- name: delete_run_checkpoints
 -- through `checkpoints_thread`: there is no index on run_id (it would cost every checkpoint's insert)
 DELETE FROM checkpoints WHERE thread_id = $2 AND run_id = $1
@@ -140,9 +125,6 @@ ORDER BY (assistant_id = $1) DESC LIMIT 1
 
 -- name: insert_webhook
 INSERT INTO webhook_deliveries (run_id, url) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING
-
--- name: notify_run_done
-SELECT pg_notify('duragraph_run_done', $1::text)
 
 -- name: delete_run_row
 DELETE FROM runs WHERE run_id = $1
@@ -297,13 +279,6 @@ SELECT q.o AS ordinal, j.id AS job_id, j.claimed FROM q JOIN j ON j.k = q.k ORDE
 -- The thread's status once a run that ran has ended (also what `busy` falls back to later).
 UPDATE threads SET status = $2, settled_status = $2, updated_at = now() WHERE thread_id = $1
 
--- name: refresh_thread_status
--- `busy` while a run is pending or running, else the settled status.
-UPDATE threads SET status = CASE WHEN EXISTS (
-    SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')) THEN 'busy' ELSE settled_status END,
-    updated_at = now()
-WHERE thread_id = $1
-
 -- name: restore_replaced_checkpoints
 -- Rolling back run $1: checkpoints it re-saved (a resume applying its Command) get their document back.
 UPDATE checkpoints SET checkpoint = previous_checkpoint, previous_checkpoint = NULL, replaced_by_run = NULL
@@ -316,3 +291,56 @@ ORDER BY created_at DESC, checkpoint_id DESC LIMIT 1
 -- name: checkpoint_docs
 -- root checkpoints by id, for what a thread's head or a run's output shows (engine/durable/values.py)
 SELECT checkpoint_id, thread_id, checkpoint FROM checkpoints WHERE checkpoint_id = ANY($1::uuid[])
+
+-- name: finish_run
+-- A locked run ends, in ONE round trip: its open steps are dropped (their queued jobs deleted, running ones
+-- asked to abort, through procrastinate's own function), its final status, its last events ($6-$8, the
+-- `end` event last) with their outbox rows, and the wake-up of its waiters (delivered at commit).
+WITH open AS (
+    UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE run_id = $1 AND status = 'queued'
+    RETURNING job_id
+), cancelled AS (
+    SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
+    WHERE id IN (SELECT job_id FROM open) AND status IN ('todo', 'doing')
+), r AS (
+    UPDATE runs SET status = $2, error = $3, output = $4, ended_at = now(), updated_at = now(),
+                    cancel_requested = COALESCE($5, cancel_requested),
+                    last_seq = last_seq + cardinality($6::uuid[])
+    WHERE run_id = $1 RETURNING thread_id, last_seq - cardinality($6::uuid[]) AS first
+), ev AS (
+    INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
+    SELECT e, $1, r.thread_id, r.first + x.o, x.kind, x.d::jsonb
+    FROM r, unnest($6::uuid[], $7::text[], $8::text[]) WITH ORDINALITY AS x(e, kind, d, o)
+    RETURNING event_id, thread_id, seq, event, data
+), ob AS (
+    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
+    SELECT event_id, $1, thread_id, seq, $9,
+           convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', thread_id,
+                                         'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
+    FROM ev ORDER BY seq
+)
+SELECT (SELECT count(*) FROM cancelled) AS jobs_cancelled, pg_notify('duragraph_run_done', $1::text)
+
+-- name: settle_thread_after_run
+-- After a run of thread $1 ended, in one round trip; nothing while another run of it is running. Else a
+-- run that ran ($2) settles the thread's status to $3; the thread shows `busy` while a run is pending, else
+-- its settled status; and (with $4, promote) the next due pending run is returned, locked. The thread is
+-- held here: that run is taken with SKIP LOCKED, never waited for (the lock order). Its clock is the
+-- statement's, not the transaction's: a completion that began before a run was queued (and then waited for
+-- the thread that the run's creator held) must still see that run as due, or it would stay pending with
+-- nothing left to start it.
+WITH running AS (
+    SELECT 1 FROM runs WHERE thread_id = $1 AND status = 'running'
+), nxt AS (
+    SELECT run_id FROM runs
+    WHERE thread_id = $1 AND status = 'pending' AND scheduled_at <= clock_timestamp() AND $4::boolean
+      AND NOT EXISTS (SELECT 1 FROM running)
+    ORDER BY created_at, run_id LIMIT 1 FOR UPDATE SKIP LOCKED
+), th AS (
+    UPDATE threads SET settled_status = CASE WHEN $2::boolean THEN $3 ELSE settled_status END,
+        status = CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running'))
+                      THEN 'busy' WHEN $2::boolean THEN $3 ELSE settled_status END,
+        updated_at = now()
+    WHERE thread_id = $1 AND NOT EXISTS (SELECT 1 FROM running)
+)
+SELECT run_id FROM nxt

@@ -1,4 +1,5 @@
-"""procrastinate jobs, deferred and cancelled inside OUR asyncpg transactions.
+"""procrastinate jobs, deferred inside OUR asyncpg transactions (a run's end cancels its open jobs in
+`runs.sql`'s `finish_run`).
 
 procrastinate speaks psycopg; we call its versioned SQL functions (`procrastinate_defer_jobs_v1`,
 `procrastinate_cancel_job_v1`, `procrastinate_retry_job_v2`) so a step's successor jobs commit with the
@@ -40,9 +41,3 @@ async def defer(
         return []
     rows = await conn.fetch(Q["defer_jobs"], queue, task_name, [jsonb_text(a) for a in args], [at] * len(args))
     return [int(r[0]) for r in rows]
-
-
-async def cancel(conn: asyncpg.Connection, job_ids: Sequence[int]) -> None:
-    """Delete queued jobs and request abort of running ones."""
-    if job_ids:
-        await conn.execute(Q["cancel_jobs"], list(job_ids))

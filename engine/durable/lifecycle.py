@@ -117,11 +117,14 @@ def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
     return event
 
 
-async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) -> None:
-    """Turn a locked pending run into a running one and apply its first decision."""
+async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record,
+                    busy_thread: Mapping[str, Any] | None = None) -> bool:
+    """Turn a locked pending run into a running one and apply its first decision. `busy_thread`: the
+    thread's row when the caller holds its lock and has already shown it busy. Returns True when the run
+    goes on running (its first steps are queued), False when it ended here already."""
     graph = rt.graph(run["graph_id"])
     kwargs: dict[str, Any] = run["kwargs"]
-    thread = await conn.fetchrow(Q["lock_thread"], run["thread_id"])
+    thread = busy_thread or await conn.fetchrow(Q["lock_thread"], run["thread_id"])
     head_id = thread["checkpoint_id"] if thread else None
     base_id = kwargs.get("checkpoint_id") or head_id
     # time travel: starting from a checkpoint that is not the thread's head forks a new branch
@@ -129,7 +132,8 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     base_row = await conn.fetchrow(Q["thread_checkpoint"], run["thread_id"], base_id) if base_id else None
     checkpoint = await blobs.resolve(conn, run["thread_id"], base_row["checkpoint"]) if base_row else None
     await conn.execute(Q["mark_running"], run["run_id"], base_row["checkpoint_id"] if base_row else None)
-    await conn.execute(Q["set_thread_status"], run["thread_id"], "busy")
+    if busy_thread is None:
+        await conn.execute(Q["set_thread_status"], run["thread_id"], "busy")
     opts = run_options(kwargs)
     command = kwargs.get("command") or None
     pending: Pending = await pending_for_checkpoint(conn, base_row["checkpoint_id"]) if base_row else {}
@@ -142,8 +146,10 @@ async def start_run(conn: asyncpg.Connection, rt: Runtime, run: asyncpg.Record) 
     except Exception as exc:  # an EngineError from the core (bad input / resume): the run fails cleanly
         await end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error", ran=True,
                       first_events=[metadata_event])
-        return
-    await apply_decision(conn, rt, run, decision, base=checkpoint, pending=pending, first_events=[metadata_event])
+        return False
+    enqueued = await apply_decision(conn, rt, run, decision, base=checkpoint, pending=pending,
+                                    first_events=[metadata_event])
+    return enqueued is not None
 
 
 async def append(conn: asyncpg.Connection, rt: Runtime, run: Mapping[str, Any], evs: Sequence[events.Event]) -> None:
@@ -311,17 +317,17 @@ async def end_run(
     if ran is None:
         ran = run["status"] == "running"
     run_id, thread_id = run["run_id"], run["thread_id"]
-    job_ids = [r["job_id"] for r in await conn.fetch(Q["queued_jobs_of_run"], run_id)]
-    await conn.execute(Q["cancel_open_tasks"], run_id)
-    await jobs.cancel(conn, job_ids)
-    await conn.execute(Q["end_run"], run_id, status, error, output, cancel_action)
-    metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)
     end: dict[str, Any] = {"status": status}
     if breakpoint is not None:  # the run stopped at an interrupt_before / interrupt_after breakpoint
         end["breakpoint"] = breakpoint
     if error is not None:
         end["error"] = error
-    await append(conn, rt, run, [*first_events, events.Event("end", end)])
+    evs = [*first_events, events.Event("end", end)]
+    # open steps dropped, final status, last events + outbox, waiters woken: one round trip
+    await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, [uuid.uuid4() for _ in evs],
+                       [e.event for e in evs], [jsonb_text(e.data) for e in evs],
+                       events.subject_for(rt.subject_prefix, thread_id, run_id))
+    metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)
     if run.get("webhook"):
         await conn.execute(Q["insert_webhook"], run_id, run["webhook"])
         await jobs.defer(conn, jobs.WEBHOOK_QUEUE, jobs.WEBHOOK_TASK, [{"run_id": str(run_id)}])
@@ -330,7 +336,6 @@ async def end_run(
         # a stateless run's thread goes away once its result had time to be read (wait/join)
         await jobs.defer(conn, jobs.STEP_QUEUE, jobs.DELETE_THREAD_TASK, [{"thread_id": str(thread_id)}],
                          at=now() + dt.timedelta(seconds=TEMPORARY_THREAD_GRACE_SECONDS))
-    await conn.execute(Q["notify_run_done"], str(run_id))
     if settle:
         await settle_thread(conn, rt, thread_id, ran=ran, thread_status=thread_status, promote=promote)
 
@@ -340,16 +345,9 @@ async def settle_thread(conn: asyncpg.Connection, rt: Runtime, thread_id: uuid.U
     """After a run ended: a run that ran settles the thread's status; then the next queued run starts,
     or the thread shows `busy` (runs still waiting) or its settled status. A run that never started
     (a queued run cancelled) leaves a thread that another run is running alone."""
-    if await conn.fetchval(Q["running_run_of_thread"], thread_id) is not None:
-        return
-    if ran:
-        await conn.execute(Q["settle_thread"], thread_id, thread_status)
-    # the thread is held here: the next run is taken with SKIP LOCKED, never waited for (the lock order)
-    nxt = await conn.fetchrow(Q["next_pending_run"], thread_id) if promote else None
+    nxt = await conn.fetchval(Q["settle_thread_after_run"], thread_id, ran, thread_status, promote)
     if nxt is not None:
-        await start_run(conn, rt, await conn.fetchrow(Q["lock_run"], nxt["run_id"]))
-    else:
-        await conn.execute(Q["refresh_thread_status"], thread_id)
+        await start_run(conn, rt, await conn.fetchrow(Q["lock_run"], nxt))
 
 
 async def reset_thread_head(conn: asyncpg.Connection, thread_id: uuid.UUID) -> None:

@@ -166,6 +166,7 @@ class RunService:
         # created while this request waited for the thread are seen (they committed while it was held),
         # and the ones to cancel are taken with NOWAIT (a busy one fails the transaction, retried whole)
         active = await conn.fetch(Q["active_runs"], thread_id)
+        cancelled = False
         resuming = (req.command or {}).get("resume") is not None
         waiting = thread["status"] == "interrupted" or bool(thread["interrupts"])
         if resuming and not active and req.checkpoint_id is None and not waiting:
@@ -183,6 +184,7 @@ class RunService:
                     await conn.fetch(Q["lock_runs_nowait"], newcomers)
                 for a in active:
                     await self._cancel_locked(conn, a["run_id"], req.multitask_strategy, promote=False)
+                cancelled = bool(active)
                 active = []
         waiting = sum(1 for a in active if a["status"] == "pending")
         limit = self.rt.pending_runs_per_thread
@@ -219,19 +221,24 @@ class RunService:
             kwargs["otel"] = tracing.run_context(run_id=str(run_id), thread_id=str(thread_id), graph_id=graph_id,
                                                  resumes=resumes)
         metadata = {**req.metadata, "graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}
+        # the run row, and the thread stamped with its graph and shown busy, in one round trip
         run = await conn.fetchrow(
             Q["insert_run"], run_id, thread_id, assistant["assistant_id"], graph_id, metadata, kwargs,
             req.multitask_strategy, temporary, req.webhook, max(0.0, req.after_seconds),
+            {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])},
         )
-        await conn.execute(Q["stamp_thread_metadata"], thread_id,
-                           {"graph_id": graph_id, "assistant_id": str(assistant["assistant_id"])}, graph_id)
-        await conn.execute(Q["set_thread_status"], thread_id, "busy")
+        out: Mapping[str, Any] = run
         if req.after_seconds > 0:
             await jobs.defer(conn, jobs.STEP_QUEUE, jobs.START_TASK, [{"run_id": str(run_id)}],
                              at=run["created_at"])
         elif not active:
-            await lifecycle.start_run(conn, self.rt, run)
-        out = await conn.fetchrow(Q["get_run"], run_id)
+            # the thread row read under its lock is current unless runs were cancelled just now (a
+            # rollback moves its head)
+            held = thread if not cancelled else None
+            if await lifecycle.start_run(conn, self.rt, run, busy_thread=held):
+                out = {**run, "status": "running"}  # (its timestamps are this transaction's: unchanged)
+            else:
+                out = await conn.fetchrow(Q["get_run"], run_id)  # it ended already: read how
         metrics.RUNS_CREATED.labels(graph_id).inc()  # (counted inside the caller's transaction: API, crons)
         return run_json(out)
 

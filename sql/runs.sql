@@ -246,6 +246,7 @@ WITH cp AS (
         FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o) JOIN q ON q.o = x.o
         WHERE q.k > (SELECT count(*) FROM c) ORDER BY x.o
     ))) WITH ORDINALITY AS j(id, k)
+    WHERE (SELECT count(*) FROM q) > (SELECT count(*) FROM c)  -- (not called at all with nothing to defer)
 ), t AS (
     INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome,
                        finished_at, job_id)

@@ -28,6 +28,9 @@ class Claims:
     worker_id: int | None = None  # procrastinate's id of this process's worker, once registered
     held: set[int] = field(default_factory=set)
     failures: dict[int, BaseException] = field(default_factory=dict)  # why a job's body raised, by job id
+    # fetched jobs whose step's commit ended them (deleted them, as procrastinate deletes a succeeded job):
+    # procrastinate's own end of these jobs is skipped (jobmanager.py)
+    ended: set[int] = field(default_factory=set)
     _suspects: set[int] = field(default_factory=set)
 
     def hold(self, job_id: int) -> None:

@@ -154,8 +154,21 @@ class WorkerJobManager(JobManager):
 
     # -- the end of a job --------------------------------------------------------------------------
 
+    def _ended_with_its_step(self, job_id: int) -> bool:
+        """The job's step committed and deleted it in that transaction (`step.execute_step`): nothing is
+        left to record, whatever its body did afterwards (a shutdown while it ran the steps it claimed
+        hands those back to the queue, not this one)."""
+        if job_id not in self.claims.ended:
+            return False
+        self.claims.ended.discard(job_id)
+        self.claims.failures.pop(job_id, None)
+        self.claims.drop(job_id)
+        return True
+
     async def finish_job(self, job: pjobs.Job, status: pjobs.Status, delete_job: bool) -> None:
         assert job.id is not None
+        if self._ended_with_its_step(job.id):
+            return
         try:
             if status == pjobs.Status.FAILED:
                 cause = self.claims.failures.pop(job.id, None)
@@ -176,6 +189,8 @@ class WorkerJobManager(JobManager):
     async def retry_job(self, job: pjobs.Job, retry_at: Any = None, priority: int | None = None,
                         queue: str | None = None, lock: str | None = None) -> None:
         assert job.id is not None
+        if self._ended_with_its_step(job.id):
+            return
         self.claims.failures.pop(job.id, None)
         try:
             await self._retrying(lambda: super(WorkerJobManager, self).retry_job(

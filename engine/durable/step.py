@@ -78,18 +78,22 @@ async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None
 
 
 async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None,
-                       claims: Claims | None = None) -> None:
+                       claims: Claims | None = None, job_id: int | None = None) -> None:
     """The body of the procrastinate step job. With `worker_id`, each completion claims one of the steps it
     enqueues for this worker (in the same transaction) and runs it straight away: a chain of steps then
     costs no queue round trip per step. A claimed step's job is `doing` under this worker (and held in
     `claims` until it ends), so if the worker dies the reaper re-queues it like any other. A claimed step
-    that fails outside its node goes back to the queue and is retried as a job of its own."""
+    that fails outside its node goes back to the queue and is retried as a job of its own. `job_id`: the
+    fetched job carrying this step; the step's commit ends it (`claims.ended`: procrastinate's own end of
+    it, one more round trip and commit, is skipped)."""
     claims = claims if claims is not None else Claims()
     step = await load_step(rt, run_id, task_id)
+    fetched = job_id
     while step is not None:
         current = step
         try:
-            step = await _execute_one(rt, current, worker_id, claims)
+            step = await _execute_one(rt, current, worker_id, claims, fetched)
+            fetched = None
         except Exception:
             if current.job_id is None:
                 raise
@@ -105,8 +109,10 @@ async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_i
                 claims.drop(current.job_id)  # its job ended with its commit, its cancel or its release
 
 
-async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims: Claims) -> Step | None:
-    """Run one step and commit it; returns the successor claimed at its commit, if any."""
+async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims: Claims,
+                       fetched: int | None = None) -> Step | None:
+    """Run one step and commit it; returns the successor claimed at its commit, if any. `fetched`: the
+    fetched job carrying it, which its commit ends."""
     with logcontext.bound(run_id=current.run_id, thread_id=current.thread_id, task=current.spec.id,
                           node=current.spec.name, worker=worker_id), \
             observe_step(current.run_id, current.graph_id, current.spec, current.kwargs, current.queue_wait) as obs:
@@ -121,8 +127,10 @@ async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims
         obs.ran(outcome.status, attempts)
         with obs.committing():
             committed, nxt = await _complete(rt, current.run_id, current.spec, outcome, attempts,
-                                             current.checkpoint, claim_for=worker_id, own_job=current.job_id,
-                                             claims=claims)
+                                             current.checkpoint, claim_for=worker_id,
+                                             own_job=current.job_id if fetched is None else fetched, claims=claims)
+        if fetched is not None:
+            claims.ended.add(fetched)  # its end committed with the step (whether or not the step was news)
         obs.committed(committed)
         return nxt
 

@@ -73,7 +73,8 @@ def build_app(rt: Runtime, database_url: str, claims: Claims | None = None,
             async with rt.pool.acquire() as conn:
                 worker_id = await conn.fetchval(JQ["job_worker"], context.job.id)
         try:
-            await execute_step(rt, uuid.UUID(run_id), task_id, worker_id=worker_id, claims=claims)
+            await execute_step(rt, uuid.UUID(run_id), task_id, worker_id=worker_id, claims=claims,
+                               job_id=context.job.id)
         except BaseException as exc:
             if context.job.id is not None:
                 claims.failures[context.job.id] = exc  # the cause, if the job is given up

@@ -6,9 +6,11 @@ SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, chec
 FROM runs WHERE run_id = $1 FOR UPDATE
 
 -- name: get_run
-SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, multitask_strategy,
-       created_at, updated_at, error, output, temporary
-FROM runs WHERE run_id = $1
+-- with the document of the checkpoint a stopped run's output reads (engine/durable/values.py)
+SELECT r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.status, r.kwargs, r.metadata, r.multitask_strategy,
+       r.created_at, r.updated_at, r.error, r.output, r.temporary, c.checkpoint AS output_checkpoint
+FROM runs r LEFT JOIN checkpoints c ON c.checkpoint_id = (r.output->>'checkpoint_id')::uuid
+WHERE r.run_id = $1
 
 -- name: insert_run
 -- A delayed run ($10 = after_seconds) is created in the future, as the official server shows it; the

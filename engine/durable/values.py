@@ -70,8 +70,10 @@ async def run_output(conn: asyncpg.Connection, graphs: Mapping[str, CompiledGrap
     out = run.get("output")
     if not out or "checkpoint_id" not in out:
         return out  # type: ignore[no-any-return]
-    docs = await _docs(conn, [uuid.UUID(out["checkpoint_id"])])
-    doc = docs.get(uuid.UUID(out["checkpoint_id"]))
+    if run.get("output_checkpoint") is not None:  # read with the run (`get_run`)
+        doc = await blobs.resolve(conn, run["thread_id"], run["output_checkpoint"])
+    else:
+        doc = (await _docs(conn, [uuid.UUID(out["checkpoint_id"])])).get(uuid.UUID(out["checkpoint_id"]))
     if doc is None:  # the checkpoint went with a rollback or a prune: the output with it
         return {"values": None, "interrupts": out.get("interrupts") or []}
     values = _read(graphs.get(run.get("graph_id") or ""), doc, output=out.get("read") == "output")

@@ -226,7 +226,9 @@ WITH cp AS (
                     step = COALESCE($9, step), last_seq = last_seq + cardinality($20::uuid[]), updated_at = now()
     WHERE run_id = $1 RETURNING last_seq - cardinality($20::uuid[]) AS first
 ), th AS (
-    UPDATE threads SET checkpoint_id = $8, interrupts = $25, updated_at = now()
+    -- (not updated_at: the run's start and end stamp it; left alone, no indexed column changes here and
+    -- the new row version stays in its page, a HOT update with no index entries)
+    UPDATE threads SET checkpoint_id = $8, interrupts = $25
     WHERE thread_id = $2
 ), q AS (
     SELECT o, row_number() OVER (ORDER BY o) AS k FROM unnest($17::text[]) WITH ORDINALITY AS x(a, o)

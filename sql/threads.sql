@@ -1,10 +1,12 @@
 -- Thread rows (engine/durable/threads.py). State, history and runs live elsewhere.
 
 -- name: insert
+-- a new thread as `get` shows it (no checkpoint, no run yet); nothing if the id is taken
 INSERT INTO threads (thread_id, metadata, graph_id, ttl)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (thread_id) DO NOTHING
-RETURNING thread_id
+RETURNING thread_id, created_at, updated_at, created_at AS state_updated_at, metadata, status, checkpoint_id,
+          graph_id, interrupts, ttl, NULL::jsonb AS error
 
 -- name: get
 -- the API view of a thread: error comes from the latest run when the thread is in error

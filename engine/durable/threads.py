@@ -92,8 +92,10 @@ async def create(
     tid = thread_id or uuid7()
     meta = dict(metadata or {})
     graph_id = meta.get("graph_id") if isinstance(meta.get("graph_id"), str) else None
-    inserted = await conn.fetchval(Q["insert"], tid, meta, graph_id, ttl_minutes(ttl))
-    if inserted is None and if_exists != "do_nothing":
+    inserted = await conn.fetchrow(Q["insert"], tid, meta, graph_id, ttl_minutes(ttl))
+    if inserted is not None:
+        return _row(inserted, codec.to_wire(None))  # a new thread has no state (values None): no second read
+    if if_exists != "do_nothing":
         raise Conflict(f"Thread with ID {tid} already exists")
     return await get(conn, tid)
 

@@ -15,6 +15,7 @@ import asyncpg
 
 import sql
 from engine.durable.db import jsonb_text
+from engine.durable.ids import uuid7
 
 Q = sql.queries("events.sql")
 
@@ -42,7 +43,7 @@ async def append(
     if not events:
         return 0
     rows = await conn.fetch(
-        Q["append_events"], run_id, thread_id, [uuid.uuid4() for _ in events], [e.event for e in events],
+        Q["append_events"], run_id, thread_id, [uuid7() for _ in events], [e.event for e in events],
         [jsonb_text(e.data) for e in events], subject_for(subject_prefix, thread_id, run_id),
     )
     return max(int(r["seq"]) for r in rows)

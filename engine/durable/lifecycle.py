@@ -38,6 +38,7 @@ from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.saver import CHANGES, storable
 from engine.durable import blobs, events, jobs, metrics, values
 from engine.durable.db import jsonb_text
+from engine.durable.ids import uuid7
 from engine.durable.runtime import Runtime
 from engine.durable.sizes import check_stored
 from engine.errors import StateTooLarge
@@ -224,7 +225,7 @@ async def apply_decision(
     deferred = await conn.fetch(
         Q["persist_decision"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
         steps[-1] if steps else None, uuid.UUID(step_cp["id"]), *rows.columns(),
-        jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid.uuid4() for _ in step_events], rows.outcomes,
+        jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid7() for _ in step_events], rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
         *blob_columns, claim_for,
@@ -324,7 +325,7 @@ async def end_run(
         end["error"] = error
     evs = [*first_events, events.Event("end", end)]
     # open steps dropped, final status, last events + outbox, waiters woken: one round trip
-    await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, [uuid.uuid4() for _ in evs],
+    await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, [uuid7() for _ in evs],
                        [e.event for e in evs], [jsonb_text(e.data) for e in evs],
                        events.subject_for(rt.subject_prefix, thread_id, run_id))
     metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)

@@ -41,7 +41,7 @@ POOL_CONNECTIONS = Gauge("duragraph_db_pool_connections", "This process's Postgr
                          ["pool", "state"])
 
 # two partial indexes, so that neither count reads the queue's history: `procrastinate_jobs_id_lock_idx_v1`
-# (todo, doing) and `duragraph_jobs_finished` (failed jobs are kept for DURAGRAPH_JOB_RETENTION)
+# (todo, doing) and `duragraph_jobs_finished` (status, id: failed jobs are kept for DURAGRAPH_JOB_RETENTION)
 _QUEUE_DEPTH_SQL = """
 SELECT queue_name, status::text, count(*) FROM procrastinate_jobs
 WHERE status IN ('todo', 'doing') GROUP BY queue_name, status

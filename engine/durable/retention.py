@@ -16,21 +16,24 @@ import sql
 
 Q = sql.queries("retention.sql")
 DEFAULT_JOB_RETENTION_SECONDS = 7 * 24 * 3600.0
+FINISHED = ("succeeded", "failed", "cancelled", "aborted")
 BATCH = 1000
 MAX_BATCHES = 100  # per pass: 100,000 jobs a minute catch up on any backlog without one long transaction
 
 
 async def delete_finished_jobs(pool: asyncpg.Pool, retention_seconds: float, *, batch: int = BATCH,
                                max_batches: int = MAX_BATCHES) -> int:
-    """Delete finished jobs past `retention_seconds`, oldest first, `batch` per transaction; returns how many
-    went. Job ids grow with time, so the pass ends at the first batch with nothing to delete (or a short one):
-    what lies beyond finished later still."""
-    deleted, after = 0, 0
-    for _ in range(max_batches):
-        async with pool.acquire() as conn:
-            row = await conn.fetchrow(Q["delete_finished_jobs"], retention_seconds, batch, after)
-        deleted += row["deleted"]
-        if row["read"] < batch or row["deleted"] == 0:
-            break
-        after = row["last_id"]
+    """Delete finished jobs past `retention_seconds`, each status oldest first, `batch` per transaction;
+    returns how many went. Job ids grow with time, so a status's walk ends at its first batch with nothing to
+    delete (or a short one): what lies beyond finished later still."""
+    deleted = 0
+    for status in FINISHED:
+        after = 0
+        for _ in range(max_batches):
+            async with pool.acquire() as conn:
+                row = await conn.fetchrow(Q["delete_finished_jobs"], retention_seconds, batch, after, status)
+            deleted += row["deleted"]
+            if row["read"] < batch or row["deleted"] == 0:
+                break
+            after = row["last_id"]
     return deleted

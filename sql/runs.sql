@@ -98,8 +98,10 @@ WHERE thread_id = $1 AND checkpoint_ns = ''
 ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
 
 -- name: load_task
+-- (`step_tasks`: the tasks of its superstep, itself included; they are all inserted by one statement)
 SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
-       extract(epoch FROM clock_timestamp() - t.created_at)::float8 AS queue_wait, r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint
+       extract(epoch FROM clock_timestamp() - t.created_at)::float8 AS queue_wait, r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint,
+       (SELECT count(*) FROM tasks s WHERE s.run_id = t.run_id AND s.checkpoint_id = t.checkpoint_id) AS step_tasks
 FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
 WHERE t.run_id = $1 AND t.task_id = $2
 
@@ -205,6 +207,23 @@ WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing')
 SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
        multitask_strategy, temporary, webhook, cancel_requested, created_at
 FROM runs WHERE run_id = $1 FOR UPDATE
+
+-- name: lock_run_completing_alone
+-- `lock_run_finishing_job` and `complete_task_locked` in ONE round trip, for a task that is the only one of its
+-- superstep (no sibling's completion for this statement's snapshot to miss): the run row locked (its newest
+-- version: a cancel committed meanwhile shows), then the task's outcome recorded only if the run is still
+-- running and the task still queued.
+WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing'),
+r AS (
+    SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
+           multitask_strategy, temporary, webhook, cancel_requested, created_at
+    FROM runs WHERE run_id = $1 FOR UPDATE
+), done AS (
+    UPDATE tasks SET status = $4, outcome = $5::text::jsonb, attempts = $6, finished_at = now()
+    WHERE run_id = $1 AND task_id = $3 AND status = 'queued' AND EXISTS (SELECT 1 FROM r WHERE status = 'running')
+    RETURNING checkpoint_id
+)
+SELECT r.*, (SELECT checkpoint_id FROM done) AS done_checkpoint FROM r
 
 -- name: persist_decision
 -- What a decision of the core changes, in ONE round trip (the caller holds the run row lock): the new

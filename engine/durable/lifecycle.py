@@ -56,6 +56,7 @@ class Enqueued:
     checkpoint: dict[str, Any]
     jobs: list[tuple[TaskSpec, int]]
     claimed: tuple[TaskSpec, int] | None = None
+    step_tasks: int = 0  # the tasks of the new superstep, those kept from before included
 
 
 def run_options(kwargs: Mapping[str, Any]) -> RunOptions:
@@ -238,7 +239,7 @@ async def apply_decision(
             return await close_step(conn, rt, run, uuid.UUID(step_cp["id"]), claim_for=claim_for)
         jobs_of = [(rows.specs[r["ordinal"] - 1], r["job_id"]) for r in deferred]
         claimed = next((job for job, r in zip(jobs_of, deferred, strict=True) if r["claimed"]), None)
-        return Enqueued(checkpoint=step_cp, jobs=jobs_of, claimed=claimed)
+        return Enqueued(checkpoint=step_cp, jobs=jobs_of, claimed=claimed, step_tasks=len(rows.specs))
 
     if decision.kind == "interrupted":
         # only interrupt() calls are reported as __interrupt__ (not interrupt_before/after breakpoints)

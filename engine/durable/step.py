@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,6 +64,7 @@ class Step:
     resume: list[Any] | None = None
     job_id: int | None = None  # set for a claimed step: its procrastinate job, finished at its commit
     queue_wait: float = 0.0  # seconds since it was enqueued (a claimed step never waits in the queue)
+    alone: bool = False  # the only task of its superstep: no sibling can complete concurrently
 
 
 async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None:
@@ -74,7 +75,7 @@ async def load_step(rt: Runtime, run_id: uuid.UUID, task_id: str) -> Step | None
         checkpoint = await blobs.resolve(conn, row["thread_id"], row["checkpoint"])
     return Step(run_id=run_id, thread_id=row["thread_id"], graph_id=row["graph_id"], kwargs=row["kwargs"],
                 spec=TaskSpec.from_json(row["spec"]), checkpoint=checkpoint, resume=row["resume"],
-                queue_wait=row["queue_wait"])
+                queue_wait=row["queue_wait"], alone=row["step_tasks"] == 1)
 
 
 async def execute_step(rt: Runtime, run_id: uuid.UUID, task_id: str, *, worker_id: int | None = None,
@@ -128,7 +129,8 @@ async def _execute_one(rt: Runtime, current: Step, worker_id: int | None, claims
         with obs.committing():
             committed, nxt = await _complete(rt, current.run_id, current.spec, outcome, attempts,
                                              current.checkpoint, claim_for=worker_id,
-                                             own_job=current.job_id if fetched is None else fetched, claims=claims)
+                                             own_job=current.job_id if fetched is None else fetched, claims=claims,
+                                             alone=current.alone)
         if fetched is not None:
             claims.ended.add(fetched)  # its end committed with the step (whether or not the step was news)
         obs.committed(committed)
@@ -223,6 +225,7 @@ async def _complete(
     claim_for: int | None = None,
     own_job: int | None = None,
     claims: Claims | None = None,
+    alone: bool = False,
 ) -> tuple[bool, Step | None]:
     """`_complete_once`, retried on transient database failures (deadlock, serialization, a lost
     connection, a database outage of any length) with a capped backoff, for as long as this process
@@ -234,7 +237,8 @@ async def _complete(
     while True:
         try:
             committed, claimed = await _complete_once(rt, run_id, spec, outcome, attempts, checkpoint,
-                                                      claim_for=claim_for, own_job=own_job, claims=claims)
+                                                      claim_for=claim_for, own_job=own_job, claims=claims,
+                                                      alone=alone)
         except TRANSIENT as exc:
             COMPLETIONS.failed(exc)
             retried = True
@@ -259,11 +263,12 @@ async def _complete_once(
     claim_for: int | None,
     own_job: int | None,
     claims: Claims | None = None,
+    alone: bool = False,
 ) -> tuple[bool, Step | None]:
     tentative: list[int] = []
     try:
         return await _complete_tx(rt, run_id, spec, outcome, attempts, checkpoint, claim_for=claim_for,
-                                  own_job=own_job, claims=claims, tentative=tentative)
+                                  own_job=own_job, claims=claims, tentative=tentative, alone=alone)
     except BaseException:
         for job_id in tentative:  # the claim rolled back with the transaction (or its fate is unknown)
             if claims is not None:
@@ -283,17 +288,25 @@ async def _complete_tx(
     own_job: int | None,
     claims: Claims | None,
     tentative: list[int],
+    alone: bool = False,
 ) -> tuple[bool, Step | None]:
     task_id = spec.id
+    outcome, stored = _storable(outcome, rt.state_bytes, spec.name)
     async with rt.pool.acquire() as conn, conn.transaction():
-        # a claimed step's job ends with this commit, whatever it decides
-        run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
-        if run is None or run["status"] != "running":
-            return False, None
-        outcome, stored = _storable(outcome, rt.state_bytes, spec.name)
-        done = await conn.fetchrow(Q["complete_task_locked"], run_id, task_id, outcome.status, stored, attempts)
-        if done["done_checkpoint"] is None:
-            return False, None
+        # the step's job ends with this commit, whatever it decides
+        if alone:  # no sibling to see: the run's lock and the task's outcome in one statement
+            run = await conn.fetchrow(Q["lock_run_completing_alone"], run_id, own_job, task_id, outcome.status,
+                                      stored, attempts)
+            if run is None or run["status"] != "running" or run["done_checkpoint"] is None:
+                return False, None
+            done: Mapping[str, Any] = {"done_checkpoint": run["done_checkpoint"], "still_open": 0, "siblings": []}
+        else:
+            run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
+            if run is None or run["status"] != "running":
+                return False, None
+            done = await conn.fetchrow(Q["complete_task_locked"], run_id, task_id, outcome.status, stored, attempts)
+            if done["done_checkpoint"] is None:
+                return False, None
         result = task_result_event(spec, outcome)
         if done["still_open"]:
             await append(conn, rt, run, [result])
@@ -309,7 +322,8 @@ async def _complete_tx(
             claims.hold(job_id)  # before the commit: the claims re-check never sees it as orphaned
             tentative.append(job_id)
         return True, Step(run_id=run_id, thread_id=run["thread_id"], graph_id=run["graph_id"], kwargs=run["kwargs"],
-                          spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id)
+                          spec=spec_next, checkpoint=enqueued.checkpoint, job_id=job_id,
+                          alone=enqueued.step_tasks == 1)
 
 
 def _storable(outcome: TaskOutcome, limit: int | None, node: str) -> tuple[TaskOutcome, str | None]:

@@ -65,6 +65,7 @@ from engine.core.records import (
     RunOptions,
     TaskOutcome,
     TaskSpec,
+    TaskStatus,
 )
 from engine.core.saver import DocSaver, PendingWrite, blob_doc, from_doc
 
@@ -528,7 +529,7 @@ async def run_task(
     writes = [w for w in prepared.writes if w[0] != ERROR]
     if all(chan in CONTROL_WRITES for chan, _ in writes):
         writes.append((NO_WRITES, None))
-    return TaskOutcome("success", writes=_checked(writes) + _subgraph_write(saver))
+    return _outcome("success", writes + _subgraph_write(saver), checked=len(writes))
 
 
 async def _plain_task(graph: CompiledGraph, task: TaskSpec, saver: DocSaver, config: RunnableConfig,
@@ -589,7 +590,7 @@ async def _run_prepared(prepared: PregelExecutableTask, saver: DocSaver) -> Task
             writes.append((INTERRUPT, gi.args[0]))
             writes.extend(w for w in prepared.writes if w[0] == RESUME)
         writes.extend(_subgraph_write(saver))
-        return TaskOutcome("interrupted", writes=_checked(writes), interrupts=_interrupt_records(writes))
+        return _outcome("interrupted", writes, interrupts=_interrupt_records(writes))
     return None
 
 
@@ -631,14 +632,19 @@ def _no_calls(*_args: Any, **_kwargs: Any) -> Any:
     raise InvalidUpdateError("The functional API (@task calls inside a graph node) is not supported by DuraGraph")
 
 
-def _checked(writes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """Writes that can be stored (fails the step with the key and type otherwise)."""
-    for chan, value in writes:
+def _outcome(status: TaskStatus, writes: list[tuple[str, Any]], *, checked: int | None = None,
+             interrupts: list[Interrupt] | None = None) -> TaskOutcome:
+    """The task's outcome, its writes encoded once here (kept for storing it): the first `checked` writes
+    (all by default) are the node's, and one that cannot be stored fails the step with its key and type."""
+    wire: list[list[Any]] = []
+    for i, (chan, value) in enumerate(writes):
         try:
-            codec.encode(value)
+            wire.append([chan, codec.encode(value)])
         except codec.UnserializableValue as exc:
+            if checked is not None and i >= checked:
+                raise
             raise InvalidUpdateError(f"The node wrote a value to {chan!r} that cannot be stored: {exc}") from exc
-    return writes
+    return TaskOutcome(status, writes=writes, interrupts=interrupts or [], wire=wire)
 
 
 # -- state --------------------------------------------------------------------------------------------

@@ -82,11 +82,16 @@ class TaskOutcome:
     writes: list[tuple[str, Any]] = field(default_factory=list)
     interrupts: list[Interrupt] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    # `writes` encoded, when whoever made the outcome encoded them already (run_task checks that every
+    # write can be stored by encoding it): the step's commit, its task row and its event reuse them
+    wire: list[list[Any]] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
+        if self.wire is None:
+            self.wire = [[c, codec.encode(v)] for c, v in self.writes]
         return {
             "status": self.status,
-            "writes": [[c, codec.encode(v)] for c, v in self.writes],
+            "writes": self.wire,
             "interrupts": [i.to_json() for i in self.interrupts],
             "error": self.error,
         }

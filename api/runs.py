@@ -130,6 +130,28 @@ async def _create(state: State, authz: Authz, body: RunCreate, thread_id: uuid.U
     return run
 
 
+async def _wait_response(state: State, run: dict[str, Any], body: RunCreate) -> Response[Any]:
+    """The run's final values as JSON once it ends. A run that ends within the first heartbeat interval
+    gets a plain response (a stream costs the server more, and its first heartbeat would come only then);
+    a longer one, or one to cancel if the client goes away, a stream of heartbeats (`_wait_stream`)."""
+    if body.on_disconnect != "cancel":
+        try:
+            done = await runs_of(state).wait(uuid.UUID(run["run_id"]), timeout=HEARTBEAT_SECONDS)
+        except TimeoutError:
+            pass
+        else:
+            return Response(codec.wire_dumps(final_body(done)), media_type="application/json",
+                            headers=_wait_headers(run))
+    return _wait_stream(state, run, body)
+
+
+def _wait_headers(run: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Location": f"/threads/{run['thread_id']}/runs/{run['run_id']}/join",
+        **_locations(run["thread_id"], run["run_id"], bool(run["kwargs"].get("temporary"))),
+    }
+
+
 def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
     """Stream `\\n` heartbeats every 5 s until the run ends, then its final values as JSON."""
     service = runs_of(state)
@@ -152,11 +174,7 @@ def _wait_stream(state: State, run: dict[str, Any], body: RunCreate) -> Stream:
                 # the client went away: cancel in a task of its own (this generator is being torn down)
                 asyncio.get_running_loop().create_task(service.cancel([run_id]))
 
-    headers = {
-        "Location": f"/threads/{run['thread_id']}/runs/{run['run_id']}/join",
-        **_locations(run["thread_id"], run["run_id"], bool(run["kwargs"].get("temporary"))),
-    }
-    return Stream(gen(), media_type="application/json", headers=headers)
+    return Stream(gen(), media_type="application/json", headers=_wait_headers(run))
 
 
 @post("/threads/{thread_id:str}/runs", status_code=200)
@@ -184,16 +202,16 @@ async def create_batch(data: JSONBody[list[RunCreate]], state: State, authz: Aut
 
 @post("/threads/{thread_id:str}/runs/wait", status_code=200)
 async def wait_run(thread_id: FromPath[str], data: JSONBody[RunCreate], state: State, authz: AuthzDep,
-                   idempotency_key: IdemKey) -> Stream:
+                   idempotency_key: IdemKey) -> Response[Any]:
     run = await _create(state, authz, data, parse_uuid(thread_id), idempotency_key)
-    return _wait_stream(state, run, data)
+    return await _wait_response(state, run, data)
 
 
 @post("/runs/wait", status_code=200)
 async def wait_stateless_run(data: JSONBody[RunCreate], state: State, authz: AuthzDep,
-                             idempotency_key: IdemKey) -> Stream:
+                             idempotency_key: IdemKey) -> Response[Any]:
     run = await _create(state, authz, data, None, idempotency_key)
-    return _wait_stream(state, run, data)
+    return await _wait_response(state, run, data)
 
 
 @get("/threads/{thread_id:str}/runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, cast
 from uuid import UUID
@@ -116,8 +117,11 @@ async def create_thread(
             raise Conflict(f"Thread with ID {tid} already exists")  # another caller's (do_nothing): not shown
         return thread
 
-    # an Idempotency-Key is committed with the thread row; supersteps are applied after that commit
-    async with conn.transaction():
+    # an Idempotency-Key is committed with the thread row (without one, the insert is a statement of its
+    # own); supersteps are applied after that commit
+    async with contextlib.AsyncExitStack() as tx:
+        if idempotency_key is not None:
+            await tx.enter_async_context(conn.transaction())
         thread = await idempotency.once(conn, idempotency_key, create, lambda t: {"thread_id": str(t["thread_id"])},
                                         lambda ids: threads.get(conn, UUID(ids["thread_id"]), graphs=state.graphs))
     if updates and fresh:

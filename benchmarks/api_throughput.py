@@ -125,6 +125,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK
 
 
+def _client_backend(pid: int) -> bool:
+    """A backend serving a client connection (`postgres: user db host(port) ...`), not the postmaster or
+    one of its background processes."""
+    with contextlib.suppress(OSError):
+        return "(" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    return False
+
+
 @dataclass
 class Groups:
     """Named process groups, each given by root pids (their trees are re-walked at each sample, so
@@ -140,6 +148,8 @@ class Groups:
             pids = set().union(*(tree(r) for r in self.roots[name])) - taken
             taken |= pids
             out[name] = {p: cpu_seconds(p) for p in pids}
+            if name == "pg":  # of which PostgreSQL's own background work (checkpointer, autovacuum, ...)
+                out["pg_bg"] = {p: out[name][p] for p in pids if not _client_backend(p)}
         out["client"] = {os.getpid(): sum(os.times()[:2])}
         return out
 
@@ -147,6 +157,11 @@ class Groups:
     def delta(a: dict[str, dict[int, float]], b: dict[str, dict[int, float]]) -> dict[str, float]:
         """CPU seconds per group between two samples (a process born in between counts from 0)."""
         return {name: sum(t - a.get(name, {}).get(pid, 0.0) for pid, t in b[name].items()) for name in b}
+
+    @staticmethod
+    def server(name: str) -> bool:
+        """Groups summed into the server's CPU (`pg_bg` is part of `pg`)."""
+        return name not in ("client", "pg_bg")
 
 
 # ---------------------------------------------------------------- processes
@@ -352,7 +367,7 @@ class Row:
 
     @property
     def server_ms(self) -> float:
-        return sum(self.cpu_ms(g) for g in self.cpu if g != "client")
+        return sum(self.cpu_ms(g) for g in self.cpu if Groups.server(g))
 
 
 async def measure(target: Target, workload: str, n: int, seconds: float, warmup: float) -> Row:
@@ -556,12 +571,14 @@ def before_after(rows: list[Row]) -> list[str]:
 
         def cmp(what: str, f: Callable[[Row], float], b: list[Row] = b, a: list[Row] = a) -> str:
             vb, va = [f(r) for r in b], [f(r) for r in a]
-            change = (statistics.mean(va) / statistics.mean(vb) - 1) * 100
-            return f"{what} {span(vb)} -> {span(va)} ({change:+.0f} %)"
+            mb, ma = statistics.mean(vb), statistics.mean(va)
+            change = f" ({(ma / mb - 1) * 100:+.0f} %)" if mb else ""
+            return f"{what} {span(vb)} -> {span(va)}{change}"
 
         out.append(f"{key[0]} {key[1]} x{key[2]}, before -> after the fill: " + "; ".join([
             cmp("runs/s", lambda r: r.rate), cmp("server CPU ms/run", lambda r: r.server_ms),
             cmp("dg", lambda r: r.cpu_ms("dg")), cmp("pg", lambda r: r.cpu_ms("pg")),
+            cmp("of which pg background", lambda r: r.cpu_ms("pg_bg")),
             cmp("p50 ms", lambda r: r.pct(50))]))
     return out
 

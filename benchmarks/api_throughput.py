@@ -24,7 +24,7 @@ With `--fill N` each target is measured, then given N finished runs' worth of hi
 (`benchmarks/fill_history.py`: set-based copies of a real run's rows, then VACUUM ANALYZE), then measured
 again; the rows are printed before / after side by side, each `--repeat` times (default 2 with --fill), with
 the statement breakdown of both. `--plans FILE` then logs the plan of every statement of three sequential
-runs on the filled database (auto_explain, ANALYZE, nested statements included) into FILE and lists the
+runs and a minute of background passes on the filled database (auto_explain, ANALYZE, nested statements included) into FILE and lists the
 scans that read more than a few rows.
 
 The machine is shared: compare rows within one invocation (the ratio lines), not across invocations.
@@ -458,8 +458,8 @@ async def statement_breakdown(target: Target, runs: int = 1, label: str = "") ->
 
 
 async def capture_plans(target: Target, out: Path, runs: int = 3) -> list[str]:
-    """The plan of every statement PostgreSQL runs for `runs` sequential create-thread + runs.wait and the
-    background passes meanwhile (auto_explain with ANALYZE, statements inside functions included), written
+    """The plan of every statement PostgreSQL runs for `runs` sequential create-thread + runs.wait and a
+    minute of background passes (auto_explain with ANALYZE, statements inside functions included), written
     to `out`; returned: the scans that touched more than `BIG_SCAN` rows, per statement."""
     assert target.pg_dsn is not None and target.pg_log is not None
     offset = target.pg_log.stat().st_size
@@ -471,7 +471,9 @@ async def capture_plans(target: Target, out: Path, runs: int = 3) -> list[str]:
         await asyncio.sleep(1.0)
         for _ in range(runs):
             await one_wait(client)
-        await asyncio.sleep(3.0)  # the relay's publish and retention, housekeeping and reaper passes
+        # a minute of background passes: the relay's publish and retention (every 60 s), the housekeeping
+        # sweeps (TTL, idempotency keys, store items, finished jobs: every 60 s), the reaper, the sampler
+        await asyncio.sleep(65.0)
     finally:
         await client.aclose()
         await admin(target.pg_dsn, "ALTER SYSTEM SET auto_explain.log_min_duration = -1", "SELECT pg_reload_conf()")

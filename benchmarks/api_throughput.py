@@ -24,8 +24,8 @@ With `--fill N` each target is measured, then given N finished runs' worth of hi
 (`benchmarks/fill_history.py`: set-based copies of a real run's rows, then VACUUM ANALYZE), then measured
 again; the rows are printed before / after side by side, each `--repeat` times (default 2 with --fill), with
 the statement breakdown of both. `--plans FILE` then logs the plan of every statement of three sequential
-runs and a minute of background passes on the filled database (auto_explain, ANALYZE, nested statements included) into FILE and lists the
-scans that read more than a few rows.
+runs and a minute of background passes on the filled database (auto_explain, ANALYZE, nested statements
+included) into FILE and lists the scans that read more than BIG_SCAN rows.
 
 The machine is shared: compare rows within one invocation (the ratio lines), not across invocations.
 Not part of CI.

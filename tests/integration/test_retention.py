@@ -127,3 +127,10 @@ async def test_a_deleted_or_expired_threads_events_go_with_it(database_url: str)
             assert expired not in await events_of(conn)
     finally:
         await pool.close()
+
+
+def test_job_retention_is_a_setting() -> None:
+    from duragraph.settings import Settings
+
+    assert Settings.from_env({}).job_retention_seconds == retention.DEFAULT_JOB_RETENTION_SECONDS == 7 * 24 * HOUR
+    assert Settings.from_env({"DURAGRAPH_JOB_RETENTION": "90"}).job_retention_seconds == 90.0

@@ -2,14 +2,14 @@
 
     python benchmarks/long_thread.py [--turns 5000] [--every 500] [--variant chat|chain10|both] [--content 1024]
 
-One thread, one `runs.wait` per turn through langgraph-sdk against the real API (in this process, with an
-in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`: one node appends a
-1 KB AI message of random text to `messages` (add_messages) per turn. `chain10`: the same turn goes
-through a chain of 10 nodes, the last of which appends the message. Every `--every` turns it prints the
-runs.wait p50 / p99 of the last `--every` turns as the client sees them, the server's median time for those
-runs (created to ended: the API's and the worker's work, without the client's request and its parsing of
-the reply), the size of the last reply (runs.wait returns the whole state, so it grows with the thread),
-and the bytes each table grew by per turn over that window (pg_total_relation_size, TOAST included).
+One thread, one `runs.wait` per turn through langgraph-sdk (in a process of its own) against the real API (in
+this process, with an in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`:
+one node appends a 1 KB AI message of random text to `messages` (add_messages) per turn. `chain10`: the same
+turn goes through a chain of 10 nodes, the last of which appends the message. Every `--every` turns it prints
+the runs.wait p50 / p99 of the last `--every` turns as the client sees them, the server's median time for
+those runs (created to ended: the API's and the worker's work, without the client's request and its parsing of
+the reply), the size of the last reply (runs.wait returns the whole state, so it grows with the thread), and
+the bytes each table grew by per turn over that window (pg_total_relation_size, TOAST included).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import itertools
+import multiprocessing
 import os
 import socket
 import statistics
@@ -159,10 +160,26 @@ async def _run(dsn: str, url: str, graphs: dict[str, Any], variants: list[str], 
                                             install_signal_handlers=False))
     try:
         for variant in variants:
-            await drive(dsn, url, variant, args.turns, args.every)
+            # the client in a process of its own, as a real client is: its parsing of the replies (the whole
+            # state, megabytes on a long thread) must not hold this process's GIL against the server
+            await asyncio.to_thread(_client, dsn, url, variant, args.turns, args.every, CONTENT)
     finally:
         stop.set()
         await worker
+
+
+def _client(dsn: str, url: str, graph: str, turns: int, every: int, content: int) -> None:
+    proc = multiprocessing.get_context("spawn").Process(target=_drive, args=(dsn, url, graph, turns, every, content))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise RuntimeError(f"the client for {graph} failed (exit code {proc.exitcode})")
+
+
+def _drive(dsn: str, url: str, graph: str, turns: int, every: int, content: int) -> None:
+    global CONTENT
+    CONTENT = content
+    asyncio.run(drive(dsn, url, graph, turns, every))
 
 
 if __name__ == "__main__":

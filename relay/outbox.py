@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,9 +30,9 @@ def queries() -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     id: int
-    event_id: uuid.UUID
-    run_id: uuid.UUID
-    thread_id: uuid.UUID
+    event_id: str  # uuids in their text form: they only go into message headers
+    run_id: str
+    thread_id: str
     seq: int
     subject: str
     payload: bytes
@@ -46,8 +45,7 @@ async def try_lock(conn: Any, key: int) -> bool:
 
 async def fetch_unpublished(conn: Any, limit: int) -> list[OutboxRow]:
     rows = await conn.fetch(queries()["fetch_unpublished"], limit)
-    return [OutboxRow(r["id"], r["event_id"], r["run_id"], r["thread_id"], r["seq"], r["subject"], bytes(r["payload"]),
-                      r["age"]) for r in rows]
+    return [OutboxRow(*r) for r in rows]  # columns in field order; bytea arrives as bytes
 
 
 async def count_unpublished(conn: Any) -> int:

@@ -5,7 +5,8 @@ SELECT pg_try_advisory_lock($1::bigint)
 
 -- name: fetch_unpublished
 -- Never a high-water mark: ids of different runs commit out of order. Within a run, id order is seq order.
-SELECT id, event_id, run_id, thread_id, seq, subject, payload,
+-- The uuids come as text: they only ever go into message headers.
+SELECT id, event_id::text, run_id::text, thread_id::text, seq, subject, payload,
        extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
 FROM outbox
 WHERE published_at IS NULL

@@ -32,7 +32,7 @@ from nats.aio.client import Client as NATS
 
 from relay import metrics, outbox
 from relay.config import RelayConfig
-from relay.publish import PUBLISH_ERRORS, publish_batch
+from relay.publish import PUBLISH_ERRORS, BatchOutcome, publish_batch
 from relay.stream import ensure_stream
 
 log = logging.getLogger("duragraph.relay")
@@ -99,6 +99,7 @@ class Relay:
         self._nc: Any = None
         self._js: Any = None
         self._stream_ready = False
+        self._publishing: asyncio.Future[BatchOutcome] | None = None  # the batch being published, if any
         # acked by JetStream but not yet marked (the mark failed): marked first when active again
         self._unmarked: set[int] = set()
 
@@ -157,10 +158,13 @@ class Relay:
     async def _lead(self, conn: Any, stop: asyncio.Event) -> None:
         cfg = self.config
         lost = asyncio.Event()
-        wake = asyncio.Event()
+        wake = asyncio.Event()  # a NOTIFY, the lock connection lost, or `stop`: end the idle wait
 
         def on_terminate(_conn: Any) -> None:
             lost.set()
+            wake.set()
+            if self._publishing is not None:
+                self._publishing.cancel()  # stop at once; _cycle turns the cancellation into LockLost
 
         def on_notify(*_args: Any) -> None:
             wake.set()
@@ -173,12 +177,15 @@ class Relay:
         log.info("relay: active (advisory lock %d held); publishing to stream %s", cfg.lock_key, cfg.stream)
         backoff = Backoff(cfg.backoff_initial, cfg.backoff_max)
         next_cleanup = time.monotonic()
+        stopping = asyncio.create_task(_set_when(stop, wake))  # one task per term, not one per idle wait
         try:
             await self._mark_unmarked(conn)
-            while not stop.is_set():
+            while True:
+                wake.clear()  # before the checks and the fetch: a NOTIFY during this cycle triggers the next at once
+                if stop.is_set():
+                    break
                 if lost.is_set() or conn.is_closed():
                     raise LockLost("lock connection lost")
-                wake.clear()  # before the fetch: a NOTIFY during this cycle triggers the next one at once
                 if not await self._nats_ready():
                     await wait_any(stop, lost, within=backoff.next())
                     continue
@@ -198,8 +205,11 @@ class Relay:
                     more_expired = await self._cleanup(conn)
                     next_cleanup = time.monotonic() + (0 if more_expired else cfg.cleanup_interval)
                 if not full and not more_expired:
-                    await wait_any(stop, lost, wake, within=cfg.sweep_interval)
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(cfg.sweep_interval):
+                            await wake.wait()
         finally:
+            stopping.cancel()
             self._active = False
             metrics.ACTIVE.set(0)
             conn.remove_termination_listener(on_terminate)
@@ -216,12 +226,20 @@ class Relay:
         metrics.OUTBOX_BACKLOG.set(len(rows) if len(rows) < cfg.batch_size else await outbox.count_unpublished(conn))
         if not rows:
             return False
-        publishing = asyncio.ensure_future(
+        if lost.is_set():
+            raise LockLost("lock connection lost")
+        publishing = self._publishing = asyncio.ensure_future(
             publish_batch(self._js, rows, stream=cfg.stream, publish_timeout=cfg.publish_timeout))
         self.stats.in_flight = len(rows)
         try:
-            outcome = await _unless(publishing, lost)
+            outcome: BatchOutcome = await publishing
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if lost.is_set() and task is not None and not task.cancelling():  # cancelled by on_terminate
+                raise LockLost("lock connection lost while publishing; in-flight publishes cancelled") from None
+            raise
         finally:
+            self._publishing = None
             self.stats.in_flight = 0
         if outcome.acked:
             self._unmarked.update(outcome.acked)
@@ -308,19 +326,9 @@ class Relay:
                 await asyncio.wait_for(nc.close(), timeout=5)
 
 
-async def _unless(task: asyncio.Future[Any], lost: asyncio.Event) -> Any:
-    """Await `task`, but cancel it and raise LockLost as soon as `lost` is set."""
-    waiter = asyncio.create_task(lost.wait())
-    try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, waiter, return_exceptions=True)
-    if task.cancelled():
-        raise LockLost("lock connection lost while publishing; in-flight publishes cancelled")
-    return task.result()
+async def _set_when(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
 
 
 async def _close_pg(conn: Any) -> None:

@@ -132,6 +132,32 @@ async def test_rows_published_before_a_crash_are_not_duplicated(
     assert_exactly_once_in_order(await stream_messages(config.nats_url, config), writer.expected)
 
 
+async def test_a_failed_publish_stops_its_run_only(config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """Run A's 2nd row goes to a subject no stream captures (no ack): A's later rows are not sent, while
+    run B, published in the same waves, is stored whole. A retry can therefore never store A's 2nd row
+    after its 3rd."""
+    writer = OutboxWriter(nats_prefix)
+    a, b = writer.new_runs(2)
+    await writer.interleaved(conn, [a, b], steps=4)
+    rows = await relay_outbox.fetch_unpublished(conn, 100)
+    a_rows = [r for r in rows if r.run_id == str(a)]
+    rows = [replace(r, subject=f"{nats_prefix}x.lost") if r == a_rows[1] else r for r in rows]
+    nc = await nats.connect(config.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, config)
+        outcome = await publish_batch(js, rows, stream=config.stream, publish_timeout=1)
+        assert outcome.error is not None
+        assert outcome.acked == sorted([a_rows[0].id] + [r.id for r in rows if r.run_id == str(b)])
+        assert js.publish_async_pending() == 0
+    finally:
+        await nc.close()
+    stored = await stream_messages(config.nats_url, config)
+    assert [m.headers["Duragraph-Run-Id"] for m in stored].count(str(a)) == 1
+    assert [m.headers["Duragraph-Event-Id"] for m in stored if m.headers["Duragraph-Run-Id"] == str(b)] == \
+        [str(e) for e in writer.expected[b]]
+
+
 class Crash(BaseException):
     """The process dies: nothing in the relay may catch it."""
 

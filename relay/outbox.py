@@ -43,9 +43,15 @@ async def try_lock(conn: Any, key: int) -> bool:
     return bool(await conn.fetchval(queries()["try_lock"], key))
 
 
+async def mark_and_fetch(conn: Any, ids: Sequence[int], limit: int) -> list[OutboxRow]:
+    """Mark `ids` published and fetch the oldest `limit` unpublished rows (in id order), in one statement."""
+    rows = await conn.fetch(queries()["mark_and_fetch"], list(ids), limit)
+    return [OutboxRow(*r) for r in rows]
+
+
 async def fetch_unpublished(conn: Any, limit: int) -> list[OutboxRow]:
-    rows = await conn.fetch(queries()["fetch_unpublished"], limit)
-    return [OutboxRow(*r) for r in rows]  # columns in field order; bytea arrives as bytes
+    """The oldest `limit` unpublished rows, in id order."""
+    return await mark_and_fetch(conn, (), limit)
 
 
 async def count_unpublished(conn: Any) -> int:

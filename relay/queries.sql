@@ -3,15 +3,21 @@
 -- name: try_lock
 SELECT pg_try_advisory_lock($1::bigint)
 
--- name: fetch_unpublished
+-- name: mark_and_fetch
+-- Mark the rows $1 published, then fetch the oldest $2 unpublished rows: one statement, one round trip.
 -- Never a high-water mark: ids of different runs commit out of order. Within a run, id order is seq order.
--- The uuids come as text: they only ever go into message headers.
+-- The SELECT reads the snapshot from before the UPDATE, in which the rows just marked are still
+-- unpublished: hence `<> ALL($1)`. The uuids come as text: they only ever go into message headers.
+WITH marked AS (
+    UPDATE outbox SET published_at = now()
+    WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+)
 SELECT id, event_id::text, run_id::text, thread_id::text, seq, subject, payload,
        extract(epoch FROM clock_timestamp() - created_at)::float8 AS age
 FROM outbox
-WHERE published_at IS NULL
+WHERE published_at IS NULL AND id <> ALL($1::bigint[])
 ORDER BY id
-LIMIT $1
+LIMIT $2
 
 -- name: count_unpublished
 SELECT count(*) FROM outbox WHERE published_at IS NULL

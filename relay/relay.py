@@ -9,7 +9,8 @@ stops publishing (in-flight publishes are cancelled).
 
 The active relay LISTENs on `duragraph_outbox` and also sweeps every `sweep_interval`, so a missed
 notification delays rows by at most one sweep. Each cycle: fetch the oldest unpublished rows in id
-order, publish them (relay/publish.py), await the acks, mark the acked rows published in one UPDATE.
+order, publish them (relay/publish.py), await the acks, then mark the acked rows published and fetch
+the next batch in one statement (one round trip per cycle while rows keep coming).
 NATS failures back off (capped exponential) and leave the rows unpublished. A crash between
 publishing and marking republishes those rows; JetStream drops them by `Nats-Msg-Id`
 (relay/stream.py). Even two relays publishing at once (a partitioned zombie) keep the first copy of
@@ -100,6 +101,7 @@ class Relay:
         self._js: Any = None
         self._stream_ready = False
         self._publishing: asyncio.Future[BatchOutcome] | None = None  # the batch being published, if any
+        self._fetched_at = 0.0  # monotonic time of the last fetch (for the publish lag)
         # acked by JetStream but not yet marked (the mark failed): marked first when active again
         self._unmarked: set[int] = set()
 
@@ -178,6 +180,7 @@ class Relay:
         backoff = Backoff(cfg.backoff_initial, cfg.backoff_max)
         next_cleanup = time.monotonic()
         stopping = asyncio.create_task(_set_when(stop, wake))  # one task per term, not one per idle wait
+        rows: list[outbox.OutboxRow] = []  # fetched by the last cycle's mark: published next without a fetch
         try:
             await self._mark_unmarked(conn)
             while True:
@@ -190,8 +193,9 @@ class Relay:
                     await wait_any(stop, lost, within=backoff.next())
                     continue
                 try:
-                    full = await self._cycle(conn, lost)
+                    rows = await self._cycle(conn, lost, rows or await self._fetch(conn, []))
                 except PublishFailed as e:
+                    rows = []
                     self.stats.publish_failures += 1
                     metrics.PUBLISH_FAILURES.inc()
                     self._stream_ready = False  # re-check the stream (NATS may have restarted empty)
@@ -204,7 +208,7 @@ class Relay:
                 if time.monotonic() >= next_cleanup:
                     more_expired = await self._cleanup(conn)
                     next_cleanup = time.monotonic() + (0 if more_expired else cfg.cleanup_interval)
-                if not full and not more_expired:
+                if not rows and not more_expired:
                     with suppress(TimeoutError):
                         async with asyncio.timeout(cfg.sweep_interval):
                             await wake.wait()
@@ -218,14 +222,19 @@ class Relay:
                     await conn.remove_listener(outbox.CHANNEL, on_notify)
             log.info("relay: no longer active")
 
-    async def _cycle(self, conn: Any, lost: asyncio.Event) -> bool:
-        """Fetch, publish, mark one batch. Returns whether the batch was full (more may be waiting)."""
+    async def _fetch(self, conn: Any, acked: list[int]) -> list[outbox.OutboxRow]:
+        """Mark `acked` published and fetch the next batch, in one statement."""
         cfg = self.config
-        rows = await outbox.fetch_unpublished(conn, cfg.batch_size)
-        fetched = time.monotonic()
+        rows = await outbox.mark_and_fetch(conn, acked, cfg.batch_size)
+        self._fetched_at = time.monotonic()
         metrics.OUTBOX_BACKLOG.set(len(rows) if len(rows) < cfg.batch_size else await outbox.count_unpublished(conn))
+        return rows
+
+    async def _cycle(self, conn: Any, lost: asyncio.Event, rows: list[outbox.OutboxRow]) -> list[outbox.OutboxRow]:
+        """Publish `rows`, then mark the acked ones published while fetching the next batch. Returns that batch."""
+        cfg = self.config
         if not rows:
-            return False
+            return rows
         if lost.is_set():
             raise LockLost("lock connection lost")
         publishing = self._publishing = asyncio.ensure_future(
@@ -241,21 +250,25 @@ class Relay:
         finally:
             self._publishing = None
             self.stats.in_flight = 0
+        elapsed = time.monotonic() - self._fetched_at
+        self.stats.batches += 1
+        following: list[outbox.OutboxRow] = []
         if outcome.acked:
             self._unmarked.update(outcome.acked)
-            await outbox.mark_published(conn, outcome.acked)
+            if outcome.error is None:
+                following = await self._fetch(conn, outcome.acked)
+            else:  # the batch is retried from its first unacked row after a backoff: mark only
+                await outbox.mark_published(conn, outcome.acked)
             self._unmarked.difference_update(outcome.acked)
             self.stats.published += len(outcome.acked)
             metrics.PUBLISHED.inc(len(outcome.acked))
-            elapsed = time.monotonic() - fetched
             acked = set(outcome.acked)
             for row in rows:
                 if row.id in acked:
                     metrics.PUBLISH_LAG.observe(row.age + elapsed)
-        self.stats.batches += 1
         if outcome.error is not None:
             raise PublishFailed(f"{len(rows) - len(outcome.acked)} of {len(rows)} rows") from outcome.error
-        return len(rows) == cfg.batch_size
+        return following
 
     async def _mark_unmarked(self, conn: Any) -> None:
         if self._unmarked:

@@ -52,7 +52,7 @@ async def all_published(dsn: str) -> bool:
 
 
 async def test_every_relay_query_prepares_against_the_schema(conn: Any) -> None:
-    assert set(relay_outbox.queries()) == {"try_lock", "fetch_unpublished", "count_unpublished", "mark_published",
+    assert set(relay_outbox.queries()) == {"try_lock", "mark_and_fetch", "count_unpublished", "mark_published",
                                            "delete_expired"}
     for query in relay_outbox.queries().values():
         await conn.prepare(query)
@@ -167,10 +167,14 @@ async def test_crash_between_publish_and_mark(
     writer = OutboxWriter(nats_prefix)
     await writer.interleaved(conn, writer.new_runs(4), steps=10)
 
-    async def crash(_conn: Any, _ids: Any) -> int:
-        raise Crash
+    fetch = relay_outbox.mark_and_fetch
 
-    monkeypatch.setattr(relay_outbox, "mark_published", crash)
+    async def crash(conn: Any, ids: Any, limit: int) -> list[relay_outbox.OutboxRow]:
+        if ids:  # marking (the first fetch marks nothing)
+            raise Crash
+        return await fetch(conn, ids, limit)
+
+    monkeypatch.setattr(relay_outbox, "mark_and_fetch", crash)
     first = Relay(replace(config, batch_size=25))
     with pytest.raises(Crash):
         await asyncio.wait_for(first.run(asyncio.Event()), timeout=20)

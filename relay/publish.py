@@ -5,7 +5,8 @@ messages are written at once with `js.publish_async` (one socket write for the l
 subscription for every ack, no per-message task or inbox), then the wave's acks are awaited together.
 A run whose row failed (error reply, no reply within `publish_timeout`, connection lost) takes no part
 in later waves, so a failure can only ever leave a prefix of a run stored: never event n+1 without
-event n.
+event n. The client must allow a whole batch of pending acks (`publish_async_max_pending`, see
+relay.Relay._nats_ready): a wave is written before any of its acks is awaited.
 
 Why not several rows of one run in flight: if message n is written to a connection that then dies,
 it is lost, while n+1, still in the client's pending buffer, is flushed to the new connection after
@@ -68,19 +69,20 @@ async def publish_batch(js: Any, rows: Sequence[OutboxRow], *, stream: str, publ
     for wave in waves(rows):
         sent: list[tuple[OutboxRow, asyncio.Future[Any]]] = []
         try:
-            for row in wave:
-                if row.run_id not in failed:
-                    sent.append((row, await js.publish_async(row.subject, row.payload, headers=headers(row, stream))))
-        except PUBLISH_ERRORS as e:  # the connection is closed or its pending buffer is full: stop here
-            error = error or e
-            failed.update(row.run_id for row in wave)
-        if sent:
             try:
+                for row in wave:
+                    if row.run_id not in failed:
+                        sent.append((row, await js.publish_async(row.subject, row.payload,
+                                                                 headers=headers(row, stream))))
+            except PUBLISH_ERRORS as e:  # the connection is closed or its pending buffer is full: stop here
+                error = error or e
+                failed.update(row.run_id for row in wave)
+            if sent:
                 await asyncio.wait([f for _, f in sent], timeout=publish_timeout)
-            finally:  # also when cancelled (the lock was lost): free the client's slots for pending acks
-                for _, ack in sent:
-                    if not ack.done():
-                        ack.cancel()
+        finally:  # also when cancelled (the lock was lost): give up on the acks still pending
+            for _, ack in sent:
+                if not ack.done():
+                    ack.cancel()
         for row, ack in sent:
             if ack.cancelled():  # lost or late: the row stays unpublished, sent again (deduplicated if stored)
                 error = error or TimeoutError(f"no ack for outbox row {row.id} within {publish_timeout}s")

@@ -322,7 +322,9 @@ class Relay:
         if self._nc is None or not self._nc.is_connected:
             return False
         if self._js is None:
-            self._js = self._nc.jetstream(timeout=self.config.publish_timeout)
+            # a wave is sent whole before its acks are awaited: room for a full batch of pending acks
+            self._js = self._nc.jetstream(timeout=self.config.publish_timeout,
+                                          publish_async_max_pending=max(4000, self.config.batch_size))
         if not self._stream_ready:
             try:
                 await ensure_stream(self._js, self.config)

@@ -113,12 +113,16 @@ class Workload:
         return sorted(runs, key=lambda r: r["created_at"])
 
     async def create_run(self, job: Job, before: int, **kw: Any) -> str:
-        """One run on `job`'s thread, which already has `before` runs; adopts the run an earlier attempt made."""
+        """One run on `job`'s thread, which already has `before` runs; adopts the run an earlier attempt made.
+        Every attempt carries the same Idempotency-Key: a create whose COMMIT was cut off by a database
+        restart is ambiguous (the server retries it, and so does this client), and the key makes its
+        repeat return the run the first attempt made instead of a second one."""
         deadline = time.monotonic() + self.op_deadline
+        key = {"Idempotency-Key": f"{job.key}/run{before}"}
         while True:
             try:
                 run = await self.client.runs.create(job.thread_id, job.kind.rstrip("2").replace("stream", "chain"),
-                                                    **kw)
+                                                    headers=key, **kw)
                 return str(run["run_id"])
             except Exception as exc:
                 if not self._transient(exc) or time.monotonic() > deadline:
@@ -190,7 +194,7 @@ class Workload:
         rid: str | None = None
         try:
             parts = self.client.runs.stream(job.thread_id, "chain", input=self._input(job), stream_mode=modes,
-                                            on_disconnect="continue")
+                                            on_disconnect="continue", headers={"Idempotency-Key": f"{job.key}/stream"})
             async for part in parts:
                 if part.event == "metadata" and rid is None:
                     rid = str(part.data["run_id"])

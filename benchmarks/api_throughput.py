@@ -63,6 +63,7 @@ from duragraph.services import EmbeddedNats, EmbeddedPostgres, free_port  # noqa
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import fill_history  # noqa: E402
+from fresh_database import admin  # noqa: E402
 
 GRAPH_PY = '''\
 from typing import TypedDict
@@ -317,15 +318,6 @@ def peer_target(tmp: Path, where: Path) -> Iterator[Target]:
 
 
 # ---------------------------------------------------------------- workload
-
-
-async def admin(dsn: str, *statements: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for s in statements:
-            await conn.execute(s)
-    finally:
-        await conn.close()
 
 
 async def one_wait(client: Any) -> None:

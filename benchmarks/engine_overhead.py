@@ -40,10 +40,10 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
+from fresh_database import admin, with_database  # benchmarks/fresh_database.py (run from this folder)
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
@@ -110,10 +110,6 @@ def fanout() -> Any:
 chain3 = chain(3)
 
 # ---------------------------------------------------------------- harness
-
-
-def with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
 
 
 @dataclass
@@ -416,33 +412,25 @@ def main() -> None:
             pg = EmbeddedPostgres(tmp / "postgres", durable=True).start()
             server = pg.dsn
         name = f"bench_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
         dsn = with_database(server, name)
         try:
             asyncio.run(migrate(dsn))
             print(f"engine overhead ({'embedded PostgreSQL, fsync on' if pg else 'DATABASE_URL'}):", flush=True)
             asyncio.run(bench(dsn, args, tmp))
             if args.profile and pg is not None:
-                asyncio.run(_admin(server, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
+                asyncio.run(admin(server, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
                 pg.stop()
                 pg.start()
                 graphs = {f"chain{args.chain}": chain(args.chain)}
                 print("\n".join(asyncio.run(profile_chain(dsn, graphs, args.chain))), flush=True)
         finally:
-            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         if pg is not None:
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"done in {time.perf_counter() - started:.0f} s")
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def fresh_database(prefix: str) -> Iterator[str]:
             server = pg.dsn
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
-        dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
+        dsn = with_database(server, name)
         try:
             asyncio.run(migrate(dsn))
             yield dsn
@@ -44,9 +44,16 @@ def fresh_database(prefix: str) -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def admin(dsn: str, statement: str) -> None:
+def with_database(dsn: str, name: str) -> str:
+    """`dsn` naming database `name` instead."""
+    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
+
+
+async def admin(dsn: str, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE / DROP DATABASE, ALTER SYSTEM...) on their own connection."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(statement)
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()

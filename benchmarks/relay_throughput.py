@@ -26,29 +26,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats
 import orjson
+from fresh_database import admin, with_database  # benchmarks/fresh_database.py (run from this folder)
 
 from duragraph.services import services
 from engine.durable.migrate import migrate
 from relay import Relay, RelayConfig, ensure_stream
 
 COLUMNS = ("event_id", "run_id", "thread_id", "seq", "subject", "payload")
-
-
-def with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
-async def admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def outbox_rows(prefix: str, events: int, runs: int, payload_bytes: int) -> list[tuple[object, ...]]:

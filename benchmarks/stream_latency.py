@@ -30,12 +30,13 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from langgraph_sdk import get_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fresh_database import admin, with_database
 
 from duragraph.services import services
 from engine.durable.migrate import migrate
@@ -43,17 +44,9 @@ from tests.integration.api_support import live_stack
 from tests.integration.stream_graphs import ticker
 
 
-def with_database(dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-
-
 async def fresh_database(admin_dsn: str) -> str:
     name = f"bench_stream_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await admin(admin_dsn, f'CREATE DATABASE "{name}"')
     dsn = with_database(admin_dsn, name)
     await migrate(dsn)
     return dsn

@@ -6,10 +6,13 @@ One thread, one `runs.wait` per turn through langgraph-sdk (in a process of its 
 this process, with an in-process worker), on an embedded PostgreSQL with fsync on (or DATABASE_URL). `chat`:
 one node appends a 1 KB AI message of random text to `messages` (add_messages) per turn. `chain10`: the same
 turn goes through a chain of 10 nodes, the last of which appends the message. Every `--every` turns it prints
-the runs.wait p50 / p99 of the last `--every` turns as the client sees them, the server's median time for
-those runs (created to ended: the API's and the worker's work, without the client's request and its parsing of
-the reply), the size of the last reply (runs.wait returns the whole state, so it grows with the thread), and
-the bytes each table grew by per turn over that window (pg_total_relation_size, TOAST included).
+the runs.wait p50 / p99 of the last `--every` turns as the client sees them, split in two: until the reply's
+headers arrive (`to reply`: the request, the run and the server's work on the reply, all of which comes before
+the headers) and the rest (`reading`: receiving the body and langgraph-sdk's parsing of it, which only the
+reply's size sets); the server's median time for those runs (created to ended: the API's and the worker's
+work, without the client's request and the reply), the size of the last reply (runs.wait returns the whole
+state, so it grows with the thread), and the bytes each table grew by per turn over that window
+(pg_total_relation_size, TOAST included).
 """
 
 from __future__ import annotations
@@ -111,16 +114,26 @@ async def server_ms(dsn: str, thread_id: str, n: int) -> float:
 
 async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
     client = get_client(url=url, api_key=None)
+    headers_at: list[float] = []
+
+    async def on_response(response: Any) -> None:  # httpx calls it when the headers are in, before the body
+        headers_at.append(time.perf_counter())
+
+    client.http.client.event_hooks["response"].append(on_response)
     tid = (await client.threads.create())["thread_id"]
     print(f"\n{graph}: {turns} turns on one thread, {CONTENT} B of new content per turn")
-    print(f"{'turns':>11} {'p50 ms':>8} {'p99 ms':>8} {'server':>7} {'reply KB':>8}  bytes added per turn: "
+    print(f"{'turns':>11} {'p50 ms':>8} {'p99 ms':>8} {'to reply':>8} {'reading':>8} {'server':>7} {'reply KB':>8}  "
+          "bytes added per turn: "
           + " ".join(f"{t:>10}" for t in TABLES) + f" {'total':>10} {'x content':>9}")
     before = await sizes(dsn)
     window: list[float] = []
+    heads: list[float] = []  # ms until the reply's headers
     for turn in range(1, turns + 1):
         t = time.perf_counter()
+        headers_at.clear()
         out = await client.runs.wait(tid, graph, input={"messages": [{"type": "human", "content": f"turn {turn}"}]})
         window.append((time.perf_counter() - t) * 1e3)
+        heads.append((headers_at[-1] - t) * 1e3)
         if not isinstance(out, dict) or len(out.get("messages", [])) != 2 * turn:
             raise RuntimeError(f"turn {turn}: unexpected output {str(out)[:200]}")
         if turn % every == 0 or turn == 10:
@@ -130,11 +143,13 @@ async def drive(dsn: str, url: str, graph: str, turns: int, every: int) -> None:
             total = sum(grown.values())
             p99 = sorted(window)[min(n - 1, int(n * 0.99))]
             server = await server_ms(dsn, tid, n)
-            print(f"{turn - n + 1:>5}-{turn:<5} {statistics.median(window):8.1f} {p99:8.1f} {server:7.1f} "
+            head = statistics.median(heads)
+            print(f"{turn - n + 1:>5}-{turn:<5} {statistics.median(window):8.1f} {p99:8.1f} {head:8.1f} "
+                  f"{statistics.median(w - h for w, h in zip(window, heads, strict=True)):8.1f} {server:7.1f} "
                   f"{len(orjson.dumps(out)) / 1024:8.0f}  "
                   + " ".join(f"{grown[k]:>10.0f}" for k in TABLES) + f" {total:>10.0f} {total / CONTENT:>9.1f}",
                   flush=True)
-            before, window = after, []
+            before, window, heads = after, [], []
 
 
 def main() -> None:

@@ -74,9 +74,11 @@ WHERE r.run_id = $1
 
 -- name: run_tasks
 -- the run's tasks in plan order, with the checkpoint each was planned from (a pull task's input is the state
--- saved there)
+-- saved there), and its outcome with its writes (read from its result event)
 SELECT k.task_id, k.name, k.step, k.status, k.attempts, k.created_at, k.finished_at, k.checkpoint_id,
-       k.spec -> 'send_arg' AS send_arg, k.outcome, k.thread_id, c.checkpoint
-FROM tasks k LEFT JOIN checkpoints c ON c.checkpoint_id = k.checkpoint_id
+       k.spec -> 'send_arg' AS send_arg,
+       CASE WHEN k.result_event IS NULL THEN k.outcome ELSE k.outcome || jsonb_build_object('writes', e.data->'writes')
+       END AS outcome, k.thread_id, c.checkpoint
+FROM tasks k LEFT JOIN checkpoints c ON c.checkpoint_id = k.checkpoint_id LEFT JOIN events e ON e.event_id = k.result_event
 WHERE k.run_id = $1
 ORDER BY k.step, k.created_at, k.task_id

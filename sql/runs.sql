@@ -106,17 +106,21 @@ FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoi
 WHERE t.run_id = $1 AND t.task_id = $2
 
 -- name: step_tasks
-SELECT task_id, spec, status, outcome, resume FROM tasks WHERE run_id = $1 AND checkpoint_id = $2 ORDER BY task_id
+-- (a task's outcome with its writes, read from its result event: sql/migrations/0012)
+SELECT t.task_id, t.spec, t.status, CASE WHEN t.result_event IS NULL THEN t.outcome ELSE t.outcome || jsonb_build_object('writes', e.data->'writes') END AS outcome, t.resume
+FROM tasks t LEFT JOIN events e ON e.event_id = t.result_event
+WHERE t.run_id = $1 AND t.checkpoint_id = $2 ORDER BY t.task_id
 
 -- name: latest_tasks_for_checkpoint
 -- The pending writes and interrupts of checkpoint $1, while its superstep is open (no child checkpoint;
 -- once a child exists they are history, as in LangGraph, and a fork from $1 re-runs them): per task,
 -- its newest outcome that counts. A cancelled attempt (e.g. a resume cancelled mid-step) does not erase
 -- the interrupt it was answering.
-SELECT DISTINCT ON (task_id) task_id, spec, status, outcome, resume FROM tasks
-WHERE checkpoint_id = $1 AND status IN ('success', 'interrupted')
+SELECT DISTINCT ON (t.task_id) t.task_id, t.spec, t.status, CASE WHEN t.result_event IS NULL THEN t.outcome ELSE t.outcome || jsonb_build_object('writes', e.data->'writes') END AS outcome, t.resume
+FROM tasks t LEFT JOIN events e ON e.event_id = t.result_event
+WHERE t.checkpoint_id = $1 AND t.status IN ('success', 'interrupted')
   AND NOT EXISTS (SELECT 1 FROM checkpoints WHERE parent_checkpoint_id = $1)
-ORDER BY task_id, created_at DESC
+ORDER BY t.task_id, t.created_at DESC
 
 -- name: delete_run_checkpoints
 -- through `checkpoints_thread`: there is no index on run_id (it would cost every checkpoint's insert)
@@ -170,13 +174,15 @@ SELECT checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = 
 -- name: complete_task_locked
 -- After `lock_run` (a statement of its own: this one's snapshot must be taken once the lock is held, or a
 -- concurrent sibling's completion would be invisible): record the task's outcome, only if the task is
--- still queued (a re-delivered or late completion changes nothing), and return the step's siblings.
+-- still queued (a re-delivered or late completion changes nothing), and return the step's siblings (with
+-- their writes, read from their result events). $6: the task's result event, appended in this transaction.
 WITH done AS (
-    UPDATE tasks SET status = $3, outcome = $4::text::jsonb, attempts = $5, finished_at = now()
+    UPDATE tasks SET status = $3, outcome = $4::text::jsonb, attempts = $5, finished_at = now(), result_event = $6
     WHERE run_id = $1 AND task_id = $2 AND status = 'queued'
     RETURNING checkpoint_id
 ), siblings AS (
-    SELECT t.task_id, t.spec, t.status, t.outcome FROM tasks t, done
+    SELECT t.task_id, t.spec, t.status, CASE WHEN t.result_event IS NULL THEN t.outcome ELSE t.outcome || jsonb_build_object('writes', e.data->'writes') END AS outcome
+    FROM done, tasks t LEFT JOIN events e ON e.event_id = t.result_event
     WHERE t.run_id = $1 AND t.checkpoint_id = done.checkpoint_id AND t.task_id <> $2
 )
 SELECT (SELECT checkpoint_id FROM done) AS done_checkpoint,
@@ -212,14 +218,14 @@ FROM runs WHERE run_id = $1 FOR UPDATE
 -- `lock_run_finishing_job` and `complete_task_locked` in ONE round trip, for a task that is the only one of its
 -- superstep (no sibling's completion for this statement's snapshot to miss): the run row locked (its newest
 -- version: a cancel committed meanwhile shows), then the task's outcome recorded only if the run is still
--- running and the task still queued.
+-- running and the task still queued; $7: its result event, appended in this transaction.
 WITH fin AS (DELETE FROM procrastinate_jobs WHERE id = $2 AND status = 'doing'),
 r AS (
     SELECT run_id, thread_id, assistant_id, graph_id, status, kwargs, metadata, checkpoint_id, step,
            multitask_strategy, temporary, webhook, cancel_requested, created_at
     FROM runs WHERE run_id = $1 FOR UPDATE
 ), done AS (
-    UPDATE tasks SET status = $4, outcome = $5::text::jsonb, attempts = $6, finished_at = now()
+    UPDATE tasks SET status = $4, outcome = $5::text::jsonb, attempts = $6, finished_at = now(), result_event = $7
     WHERE run_id = $1 AND task_id = $3 AND status = 'queued' AND EXISTS (SELECT 1 FROM r WHERE status = 'running')
     RETURNING checkpoint_id
 )
@@ -232,7 +238,8 @@ SELECT r.*, (SELECT checkpoint_id FROM done) AS done_checkpoint FROM r
 -- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
 -- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
 -- events with their outbox rows, and the checkpoints' channel blobs ($26-$30); with $31 (a worker id), the
--- first job is claimed for that worker. Returns (ordinal of the task, job id, claimed) for the jobs deferred.
+-- first job is claimed for that worker; $32: the result event of each task row's kept outcome (its writes are
+-- there). Returns (ordinal of the task, job id, claimed) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata)
@@ -272,11 +279,12 @@ WITH cp AS (
     WHERE (SELECT count(*) FROM q) > (SELECT count(*) FROM c)  -- (not called at all with nothing to defer)
 ), t AS (
     INSERT INTO tasks (run_id, task_id, thread_id, checkpoint_id, step, name, spec, status, resume, outcome,
-                       finished_at, job_id)
+                       finished_at, job_id, result_event)
     SELECT $1, u.tid, $2, $10, u.s, u.n, u.sp::jsonb, u.st, u.rs::jsonb, u.oc::jsonb,
-           CASE WHEN u.st = 'queued' THEN NULL ELSE now() END, j.id
-    FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $21::text[])
-         WITH ORDINALITY AS u(tid, s, n, sp, st, rs, oc, o)
+           CASE WHEN u.st = 'queued' THEN NULL ELSE now() END, j.id, u.re
+    FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::text[], $21::text[],
+                $32::uuid[])
+         WITH ORDINALITY AS u(tid, s, n, sp, st, rs, oc, re, o)
     LEFT JOIN q ON q.o = u.o LEFT JOIN j ON j.k = q.k
     ON CONFLICT (run_id, task_id) DO NOTHING
 ), ev AS (

@@ -24,6 +24,13 @@ Q = sql.queries("events.sql")
 class Event:
     event: str
     data: Any
+    # set when a row written in the same transaction refers to the event (a task's row to its result event)
+    event_id: uuid.UUID | None = None
+
+
+def ids(events: Sequence[Event]) -> list[uuid.UUID]:
+    """The events' ids: the one each was given, else a new one."""
+    return [e.event_id or uuid7() for e in events]
 
 
 def subject_for(prefix: str, thread_id: uuid.UUID, run_id: uuid.UUID) -> str:
@@ -43,7 +50,7 @@ async def append(
     if not events:
         return 0
     rows = await conn.fetch(
-        Q["append_events"], run_id, thread_id, [uuid7() for _ in events], [e.event for e in events],
+        Q["append_events"], run_id, thread_id, ids(events), [e.event for e in events],
         [jsonb_text(e.data) for e in events], subject_for(subject_prefix, thread_id, run_id),
     )
     return max(int(r["seq"]) for r in rows)

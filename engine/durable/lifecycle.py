@@ -38,7 +38,7 @@ from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.saver import CHANGES, storable
 from engine.durable import blobs, events, jobs, metrics, values
 from engine.durable.db import jsonb_text
-from engine.durable.ids import uuid7
+from engine.durable.results import StoredResult, stored_result
 from engine.durable.runtime import Runtime
 from engine.durable.sizes import check_stored
 from engine.errors import StateTooLarge
@@ -208,13 +208,14 @@ async def apply_decision(
     head_id = uuid.UUID(head["id"])
     continuing = decision.kind == "continue"
     step_cp = decision.checkpoint or head
-    rows = _task_rows(run, decision.tasks, decision.resume, decision.kept) if continuing else TaskRows.empty()
+    rows = TaskRows.empty()
     if continuing:
-        from engine.durable.step import task_result_event
-
         # a resumed superstep's finished tasks are not run again; LangGraph reports their writes as cached
-        evs.extend(task_result_event(spec, outcome, cached=True) for spec, outcome in decision.kept.values()
-                   if outcome.status == "success")
+        # (and their new rows refer to these events for their writes)
+        cached = {tid: stored_result(spec, outcome, cached=True) for tid, (spec, outcome) in decision.kept.items()
+                  if outcome.status == "success"}
+        evs.extend(c.event for c in cached.values())
+        rows = _task_rows(run, decision.tasks, decision.resume, decision.kept, cached)
         for t in decision.tasks:
             evs.append(events.Event("task_start", {"id": t.id, "name": t.name, "step": t.step,
                                                    "triggers": list(t.triggers), "input": t.send_arg}))
@@ -226,10 +227,10 @@ async def apply_decision(
     deferred = await conn.fetch(
         Q["persist_decision"], run["run_id"], run["thread_id"], ids, parents, steps, docs, metas, head_id,
         steps[-1] if steps else None, uuid.UUID(step_cp["id"]), *rows.columns(),
-        jobs.STEP_QUEUE, jobs.STEP_TASK, [uuid7() for _ in step_events], rows.outcomes,
+        jobs.STEP_QUEUE, jobs.STEP_TASK, events.ids(step_events), rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
         events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
-        *blob_columns, claim_for,
+        *blob_columns, claim_for, rows.result_events,
     )
     if continuing:
         if not decision.tasks:
@@ -269,21 +270,24 @@ class TaskRows:
     resumes: list[str | None]
     job_args: list[str | None]
     outcomes: list[str | None]
+    result_events: list[uuid.UUID | None]
 
     @classmethod
     def empty(cls) -> TaskRows:
-        return cls([], [], [], [], [], [], [], [], [])
+        return cls([], [], [], [], [], [], [], [], [], [])
 
     def columns(self) -> tuple[list[Any], ...]:
         return (self.ids, self.steps, self.names, self.spec_json, self.statuses, self.resumes, self.job_args)
 
 
 def _task_rows(run: Mapping[str, Any], tasks: Sequence[TaskSpec], resume: Mapping[str, list[Any]],
-               kept: Pending) -> TaskRows:
-    """The step's tasks to run (each gets a job) and the outcomes kept from before (already done)."""
+               kept: Pending, cached: Mapping[str, StoredResult]) -> TaskRows:
+    """The step's tasks to run (each gets a job) and the outcomes kept from before (already done; with
+    their writes in their `cached` result event when they have one)."""
     rows = TaskRows.empty()
     for t in [*tasks, *(spec for spec, _ in kept.values())]:
         outcome = kept[t.id][1] if t.id in kept else None
+        result = cached.get(t.id)
         rows.specs.append(t)
         rows.ids.append(t.id)
         rows.steps.append(t.step)
@@ -291,7 +295,9 @@ def _task_rows(run: Mapping[str, Any], tasks: Sequence[TaskSpec], resume: Mappin
         rows.spec_json.append(jsonb_text(t.to_json()))
         rows.statuses.append(outcome.status if outcome is not None else "queued")
         rows.resumes.append(jsonb_text(resume[t.id]) if t.id in resume else None)
-        rows.outcomes.append(jsonb_text(outcome.to_json()) if outcome is not None else None)
+        rows.outcomes.append(result.row if result is not None else
+                             jsonb_text(outcome.to_json()) if outcome is not None else None)
+        rows.result_events.append(result.event_id if result is not None else None)
         rows.job_args.append(None if outcome is not None else
                              jsonb_text({"run_id": str(run["run_id"]), "task_id": t.id}))
     return rows
@@ -326,7 +332,7 @@ async def end_run(
         end["error"] = error
     evs = [*first_events, events.Event("end", end)]
     # open steps dropped, final status, last events + outbox, waiters woken: one round trip
-    await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, [uuid7() for _ in evs],
+    await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, events.ids(evs),
                        [e.event for e in evs], [jsonb_text(e.data) for e in evs],
                        events.subject_for(rt.subject_prefix, thread_id, run_id))
     metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)

@@ -21,12 +21,11 @@ from engine.core.api import TaskOutcome, TaskSpec, barrier, run_task
 from engine.core.errors import Cancelled, error_json
 from engine.durable import blobs, events, lifecycle, logcontext
 from engine.durable.claims import Claims
-from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import Q, append
 from engine.durable.live import StepStreamWriter
 from engine.durable.outage import TRANSIENT, Backoff, Outage
+from engine.durable.results import StoredResult, stored_result
 from engine.durable.runtime import Runtime
-from engine.durable.sizes import check_stored
 from engine.durable.telemetry import observe_step
 from engine.errors import StateTooLarge
 
@@ -291,12 +290,13 @@ async def _complete_tx(
     alone: bool = False,
 ) -> tuple[bool, Step | None]:
     task_id = spec.id
-    outcome, stored = _storable(outcome, rt.state_bytes, spec.name)
+    outcome, stored = _storable(spec, outcome, rt.state_bytes)
+    result = stored.event
     async with rt.pool.acquire() as conn, conn.transaction():
         # the step's job ends with this commit, whatever it decides
         if alone:  # no sibling to see: the run's lock and the task's outcome in one statement
             run = await conn.fetchrow(Q["lock_run_completing_alone"], run_id, own_job, task_id, outcome.status,
-                                      stored, attempts)
+                                      stored.row, attempts, stored.event_id)
             if run is None or run["status"] != "running" or run["done_checkpoint"] is None:
                 return False, None
             done: Mapping[str, Any] = {"done_checkpoint": run["done_checkpoint"], "still_open": 0, "siblings": []}
@@ -304,10 +304,10 @@ async def _complete_tx(
             run = await conn.fetchrow(Q["lock_run_finishing_job"], run_id, own_job)
             if run is None or run["status"] != "running":
                 return False, None
-            done = await conn.fetchrow(Q["complete_task_locked"], run_id, task_id, outcome.status, stored, attempts)
+            done = await conn.fetchrow(Q["complete_task_locked"], run_id, task_id, outcome.status, stored.row,
+                                       attempts, stored.event_id)
             if done["done_checkpoint"] is None:
                 return False, None
-        result = task_result_event(spec, outcome)
         if done["still_open"]:
             await append(conn, rt, run, [result])
             return True, None
@@ -326,40 +326,15 @@ async def _complete_tx(
                           alone=enqueued.step_tasks == 1)
 
 
-def _storable(outcome: TaskOutcome, limit: int | None, node: str) -> tuple[TaskOutcome, str | None]:
-    """The outcome as stored, or, when its writes are over the state limit, the step's error instead."""
-    stored = jsonb_text(outcome.to_json())
+def _storable(spec: TaskSpec, outcome: TaskOutcome, limit: int | None) -> tuple[TaskOutcome, StoredResult]:
+    """The outcome as stored (its row and its result event), or, when its writes are over the state limit,
+    the step's error instead."""
     try:
-        check_stored(stored, limit, f"The result of node {node!r}")
+        return outcome, stored_result(spec, outcome, limit=limit, what=f"The result of node {spec.name!r}")
     except StateTooLarge as exc:
         log.warning("%s", exc.detail)
         outcome = TaskOutcome(status="error", writes=[], interrupts=[], error=exc.to_json())
-        stored = jsonb_text(outcome.to_json())
-    return outcome, stored
-
-
-def task_result_event(spec: TaskSpec, outcome: TaskOutcome, *, cached: bool = False) -> events.Event:
-    """The event of a committed task: enough to rebuild the superstep from events alone (replay). A `cached`
-    one reports again, at a resume, the outcome of a task that finished before the interrupt."""
-    data = _task_result(spec, outcome)
-    if cached:
-        data["cached"] = True
-    return events.Event("task_result", data)
-
-
-def _task_result(spec: TaskSpec, outcome: TaskOutcome) -> dict[str, Any]:
-    return {
-        "id": spec.id,
-        "name": spec.name,
-        "step": spec.step,
-        "path": spec.path,
-        "triggers": spec.triggers,
-        "send_arg": spec.send_arg,
-        "status": outcome.status,
-        "writes": outcome.to_json()["writes"],  # exact (codec-encoded): replay rebuilds state from these
-        "interrupts": [i.to_json() for i in outcome.interrupts],
-        "error": outcome.error,
-    }
+        return outcome, stored_result(spec, outcome)
 
 
 async def close_step(

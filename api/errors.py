@@ -14,13 +14,16 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.types import ExceptionHandlersMap
 
 from engine.core.errors import EngineError
-from engine.durable.outage import is_transient
+from engine.durable.outage import is_transient, outcome_unknown
 from engine.errors import ServiceError
 
 log = logging.getLogger("duragraph.api")
 # an internal response header: "this answer is a transient database failure" (api/retry.py runs the
-# route again instead of sending it, and strips the header from the last attempt's answer)
+# route again instead of sending it, and strips the header from the last attempt's answer). Its value:
+# SAFE when nothing of the failed attempt committed, UNKNOWN when the connection was lost while a commit
+# was in flight (run again only under an Idempotency-Key, which makes a repeat return what was done)
 TRANSIENT_MARK = "x-duragraph-transient"
+SAFE, UNKNOWN = "safe", "unknown"
 
 STATUS_BY_CODE: dict[str, int] = {
     # engine.errors (durable service layer)
@@ -129,7 +132,12 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         return error_response(422, f"Invalid input: {exc}", "invalid_input")
     if transient(exc):
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
-        return error_response(503, "Database unavailable, try again", "unavailable", {TRANSIENT_MARK: "1"})
+        if outcome_unknown(exc):
+            return error_response(
+                503, "Database connection lost while the change was being committed: whether it took effect "
+                "is unknown. Check before trying again, or send an Idempotency-Key header, with which the "
+                "server retries safely", "unavailable", {TRANSIENT_MARK: UNKNOWN})
+        return error_response(503, "Database unavailable, try again", "unavailable", {TRANSIENT_MARK: SAFE})
     if isinstance(exc, asyncpg.TooManyConnectionsError):
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return error_response(503, "Database unavailable", "unavailable")

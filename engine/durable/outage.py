@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from types import FrameType, TracebackType
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -36,6 +37,48 @@ def is_transient(exc: BaseException) -> bool:
         cause = exc.__cause__
         return cause is None or is_transient(cause) or isinstance(cause, psycopg.errors.AdminShutdown)
     return isinstance(exc, TRANSIENT)
+
+
+# a transaction conflict: PostgreSQL rolled the transaction back and said so, nothing of it committed
+_CONFLICT: tuple[type[BaseException], ...] = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError,
+                                              asyncpg.LockNotAvailableError)
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """A failure after which the work may have committed: the connection was lost while a COMMIT was in
+    flight, or while a statement outside a transaction block (which commits by itself) was. Running the
+    work again could then do it twice. Known not to have committed: a conflict PostgreSQL answered, a
+    connection that failed while being made, a statement inside a transaction block (the block dies with
+    the connection). Anything unclear counts as unknown. Read from the traceback, whose frames keep the
+    asyncpg connection or transaction the failure went through."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(outcome_unknown(e) for e in exc.exceptions)
+    if isinstance(exc, _CONFLICT) or not is_transient(exc):
+        return False
+    frames = _frames(exc.__traceback__)
+    transaction = [name for _, module, name in frames if module == "asyncpg.transaction"]
+    if transaction:  # a transaction block's exit: its COMMIT (unknown), or its rollback (nothing committed)
+        return "__commit" in transaction
+    statement: asyncpg.Connection | None = None
+    for frame, module, _ in frames:
+        if module in ("asyncpg.pool", "asyncpg.connect_utils") and statement is None:
+            return False  # the connection was being made or handed out: nothing was sent on it
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, asyncpg.Connection):
+            statement = candidate
+    if statement is None:
+        return True
+    # the state of the connection's last ReadyForQuery: inside a block, the statement could not commit
+    return not statement.is_in_transaction()
+
+
+def _frames(tb: TracebackType | None) -> list[tuple[FrameType, str, str]]:
+    out: list[tuple[FrameType, str, str]] = []
+    while tb is not None:
+        frame = tb.tb_frame
+        out.append((frame, str(frame.f_globals.get("__name__", "")), frame.f_code.co_name))
+        tb = tb.tb_next
+    return out
 
 
 class Backoff:

@@ -82,19 +82,23 @@ ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.chec
     replaced_by_run = EXCLUDED.run_id, checkpoint = EXCLUDED.checkpoint
 
 -- name: get_checkpoint
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+-- (metadata: what the row's columns say, then what is stored: migration 0013)
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+       duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints WHERE checkpoint_id = $1
 
 -- name: thread_checkpoint
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+       duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints WHERE thread_id = $1 AND checkpoint_id = $2
 
 -- name: history
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, metadata, created_at
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+       duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints
 WHERE thread_id = $1 AND checkpoint_ns = ''
   AND ($2::timestamptz IS NULL OR created_at < $2)
-  AND ($3::jsonb IS NULL OR metadata @> $3)
+  AND ($3::jsonb IS NULL OR duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) @> $3)
 ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
 
 -- name: load_task
@@ -300,9 +304,9 @@ WITH cp AS (
     FROM ev ORDER BY seq
 ), bl AS (
     -- the values of the channels these checkpoints changed (engine/durable/blobs.py)
-    INSERT INTO checkpoint_blobs (thread_id, channel, version, base, depth, value)
-    SELECT $2, c, v, b, d, x::jsonb
-    FROM unnest($26::text[], $27::text[], $28::text[], $29::int[], $30::text[]) AS u(c, v, b, d, x)
+    INSERT INTO checkpoint_blobs (thread_id, channel, version, base, depth, data)
+    SELECT $2, c, v, b, d, x
+    FROM unnest($26::text[], $27::text[], $28::text[], $29::int[], $30::bytea[]) AS u(c, v, b, d, x)
     ON CONFLICT DO NOTHING
 )
 SELECT q.o AS ordinal, j.id AS job_id, j.claimed FROM q JOIN j ON j.k = q.k ORDER BY q.o

@@ -5,6 +5,8 @@ that is plain JSON is stored as itself; anything else (LangChain messages, pydan
 datetimes, sets, `Send`...) is stored through LangGraph's own serializer as `{"__lg__": <base64 msgpack>}`
 and comes back as the same Python object.
 
+Channel blobs (`pack` / `unpack`): LangGraph's serializer's msgpack bytes, stored as bytea.
+
 Wire (`wire_dumps` / `to_wire`): what the API returns and events carry, in the shapes the official
 server returns (a message is `{"type": "ai", "content": ..., "id": ..., ...}`).
 """
@@ -71,6 +73,21 @@ def decode(value: Any) -> Any:
         kind, data = value[TYPED]
         return _SERDE.loads_typed((kind, base64.b64decode(data)))
     return value
+
+
+def pack(payload: dict[str, Any]) -> bytes:
+    """`payload` as LangGraph's serializer writes it (msgpack, as its own Postgres saver stores channel
+    values in bytea): what a checkpoint's channel blobs hold, binary (no base64, no JSON wrapping)."""
+    try:
+        kind, data = _SERDE.dumps_typed(payload)
+    except Exception as exc:
+        raise UnserializableValue(f"a value cannot be stored: {exc}") from exc
+    assert kind == "msgpack", kind  # (a dict is always msgpack)
+    return data
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    return _SERDE.loads_typed(("msgpack", data))  # type: ignore[no-any-return]
 
 
 def encode_items(items: list[Any]) -> list[Any]:

@@ -67,7 +67,7 @@ from engine.core.records import (
     TaskSpec,
     TaskStatus,
 )
-from engine.core.saver import DocSaver, PendingWrite, blob_doc, from_doc
+from engine.core.saver import DocSaver, PendingWrite, blob_doc, from_doc, lg_of
 
 
 def _cached_accepts_task_path() -> None:
@@ -362,9 +362,9 @@ def _resave(loop: AsyncPregelLoop, base: dict[str, Any]) -> dict[str, Any]:
     from langgraph.pregel._checkpoint import create_checkpoint
 
     cp = create_checkpoint(loop.checkpoint, loop.channels, loop.step, id=base["id"])
-    cp["ts"] = base["lg"]["ts"]
+    cp["ts"] = lg_of(base)["ts"]
     _, metadata = from_doc(base)
-    before = base["lg"]["channel_versions"]
+    before = lg_of(base)["channel_versions"]
     changed = [ch for ch, v in cp["channel_versions"].items() if before.get(ch) != v]
     return blob_doc(cp, metadata, base.get("parent_id"), base, changed)
 

@@ -15,12 +15,16 @@ objects, never stored). Subgraph checkpoints (kept with their task's outcome) em
 
 from __future__ import annotations
 
+import base64
 import copy
+import re
 import secrets
+import zlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
@@ -38,17 +42,57 @@ FULL_EVERY = 32  # deltas of a list channel between two chunks
 
 
 def new_version(current: Any) -> str:
-    """A channel version unique across forks of one thread (LangGraph's Postgres saver does the same): the
-    counter orders them, the random part keeps two branches' versions apart."""
-    n = 0 if current is None else int(str(current).split(".", 1)[0])
-    return f"{n + 1:032}.{secrets.token_hex(8)}"
+    """A channel version unique across forks of one thread: the counter orders them, the random part keeps
+    two branches' versions apart (as LangGraph's Postgres saver does). LangGraph compares a channel's
+    versions with `>` and takes `max()` across channels, so versions sort as their counters do: the counter
+    in hex after a letter giving its length (`c3e8.` is 1000), then 48 random bits (8 base64url characters).
+    A thread begun with the older, longer form (32 decimal digits, then 16 hex; written before migration
+    0013) keeps it: the next version is made in the form of the current one, so the two never meet."""
+    if current is None:
+        return _short(1)
+    text = str(current)
+    if _LEGACY.fullmatch(text):
+        return f"{int(text[:32]) + 1:032}.{secrets.token_hex(8)}"
+    return _short(int(text[1:1 + ord(text[0]) - _LENGTH_BASE], 16) + 1)
+
+
+_LEGACY = re.compile(r"[0-9]{32}\.[0-9a-f]{16}")
+_LENGTH_BASE = ord("a") - 1  # 'a': a counter of 1 hex digit, 'b': 2 digits...
+
+
+def _short(n: int) -> str:
+    digits = f"{n:x}"
+    return f"{chr(_LENGTH_BASE + len(digits))}{digits}.{secrets.token_urlsafe(6)}"
+
+
+# LangGraph's part of a root checkpoint's document (`lg`: versions, versions seen, ts) is stored packed:
+# zlib over its JSON with a preset dictionary of the names every checkpoint repeats, in base64 (`lgz`).
+# Those names and the versions' structure were most of a document's bytes.
+PACKED = "lgz"
+_ZDICT = (b'"__input__":{},"__start__":{"__start__":"","branch:to:","messages":"'
+          b'{"v":4,"ts":"2026-01-01T00:00:00.000000+00:00","versions_seen":{},"channel_versions":{},'
+          b'"updated_channels":["messages"]}')
+
+
+def lg_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document's LangGraph part (unpacked once, kept in the loaded document)."""
+    lg = doc.get("lg")
+    if lg is None:
+        unzip = zlib.decompressobj(zdict=_ZDICT)
+        lg = doc["lg"] = orjson.loads(unzip.decompress(base64.b64decode(doc[PACKED])) + unzip.flush())
+    return lg  # type: ignore[no-any-return]
+
+
+def _packed(lg: dict[str, Any]) -> str:
+    z = zlib.compressobj(level=6, zdict=_ZDICT)
+    return base64.b64encode(z.compress(orjson.dumps(lg)) + z.flush()).decode()
 
 
 def values_of(doc: dict[str, Any]) -> dict[str, Any]:
     """A document's channel values as Python objects (resolved, or decoded from the embedded form)."""
     if RESOLVED in doc:
         return doc[RESOLVED]  # type: ignore[no-any-return]
-    if "channel_values" not in doc["lg"]:
+    if "channel_values" not in lg_of(doc):
         raise ValueError(f"checkpoint {doc.get('id')}: its values are stored apart; resolve the document first "
                          "(engine.durable.blobs.resolve)")
     return codec.decode_map(doc["lg"]["channel_values"])
@@ -60,11 +104,13 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
     list the parent held as deltas) and the values themselves, resolved, for whoever uses it next in this
     process."""
     doc = to_doc(checkpoint, metadata, parent_id, embed=False)
+    if doc["metadata"] == _derived_metadata(doc):  # (as a root checkpoint's almost always is)
+        del doc["metadata"]
     # channels hand out their live containers (a join's set grows in place): keep a snapshot of each
     values = {k: (copy.copy(v) if isinstance(v, (list, set, dict)) else v)
               for k, v in checkpoint["channel_values"].items()}
     prev_values = values_of(parent) if parent is not None else {}
-    prev_versions = parent["lg"]["channel_versions"] if parent is not None else {}
+    prev_versions = lg_of(parent)["channel_versions"] if parent is not None else {}
     prev_depths = parent.get("depths", {}) if parent is not None else {}
     prev_chunks = parent.get("chunks", {}) if parent is not None else {}
     depths = {ch: d for ch, d in prev_depths.items() if ch in values}
@@ -86,18 +132,17 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
             changes[ch] = ("append", value[len(old):])
             if depth < FULL_EVERY:  # a delta: the items appended to the version it extends
                 blob = {"channel": ch, "version": version, "base": base, "depth": depth,
-                        "value": {"items": codec.encode_items(value[len(old):])}}
+                        "data": codec.pack({"items": value[len(old):]})}
             else:  # a chunk: the items appended since the previous chunk, over that chunk
                 depth = 0
                 blob = {"channel": ch, "version": version, "base": chunk[0], "depth": 0,
-                        "value": {"items": codec.encode_items(value[chunk[1]:])}}
+                        "data": codec.pack({"items": value[chunk[1]:]})}
                 chunks[ch] = [version, len(value)]
         else:
             depth = 0
             changes[ch] = ("set", value)
-            encoded = ({"items": codec.encode_items(value)} if isinstance(value, list)
-                       else {"value": codec.encode(value)})
-            blob = {"channel": ch, "version": version, "base": None, "depth": 0, "value": encoded}
+            blob = {"channel": ch, "version": version, "base": None, "depth": 0,
+                    "data": codec.pack({"items": value} if isinstance(value, list) else {"value": value})}
             if isinstance(value, list):
                 chunks[ch] = [version, len(value)]
             else:
@@ -113,8 +158,15 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
 
 
 def storable(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document as stored: no resolved values, no blobs (they go to their own rows)."""
-    return {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs")}
+    """The document as stored: no resolved values, no blobs (they go to their own rows), LangGraph's part
+    packed (a root checkpoint's; a document that embeds its values keeps it as it is)."""
+    out = {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs", "lg", PACKED)}
+    lg = lg_of(doc)
+    if "channel_values" in lg:
+        out["lg"] = lg
+    else:
+        out[PACKED] = _packed(lg)
+    return out
 
 
 def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str | None, ns: str = "", *,
@@ -141,7 +193,7 @@ def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str 
 
 
 def from_doc(doc: dict[str, Any]) -> tuple[Checkpoint, CheckpointMetadata]:
-    lg = doc["lg"]
+    lg = lg_of(doc)
     checkpoint = Checkpoint(
         v=lg["v"],
         id=doc["id"],
@@ -153,10 +205,19 @@ def from_doc(doc: dict[str, Any]) -> tuple[Checkpoint, CheckpointMetadata]:
         versions_seen={k: dict(v) for k, v in lg["versions_seen"].items()},
         updated_channels=lg.get("updated_channels"),
     )
-    metadata: CheckpointMetadata = dict(doc.get("metadata") or {})  # type: ignore[assignment]
-    metadata.setdefault("source", doc.get("source", "loop"))  # type: ignore[typeddict-item]
-    metadata.setdefault("step", doc["step"])
+    if "metadata" in doc:
+        metadata: CheckpointMetadata = dict(doc["metadata"] or {})  # type: ignore[assignment]
+        metadata.setdefault("source", doc.get("source", "loop"))  # type: ignore[typeddict-item]
+        metadata.setdefault("step", doc["step"])
+    else:
+        metadata = _derived_metadata(doc)  # type: ignore[assignment]
     return checkpoint, metadata
+
+
+def _derived_metadata(doc: dict[str, Any]) -> dict[str, Any]:
+    """LangGraph's metadata of a root checkpoint, from the document's own fields: stored only when it holds
+    more than these."""
+    return {"source": doc.get("source", "loop"), "step": doc["step"], "parents": {}}
 
 
 PendingWrite = tuple[str, str, Any]

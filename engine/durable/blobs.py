@@ -4,7 +4,8 @@ step changed; appends to a list are stored as the appended items (engine/core/sa
 `resolve` puts a loaded document's values back before the runtime reads it. Values already seen by
 this process come from a cache (a thread's next step reads what its previous step wrote), so a step
 decodes only what changed; the rest comes from `checkpoint_blobs`, a list rebuilt from its last full
-value and the deltas since.
+value and the deltas since. A row's value is LangGraph's serializer's msgpack in `data` (bytea); rows
+written before migration 0013 hold JSON in `value` (base64 msgpack per item) and read as they did.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import asyncpg
 
 import sql
 from engine.core import codec
-from engine.core.saver import RESOLVED
-from engine.durable.db import jsonb_text
+from engine.core.saver import RESOLVED, lg_of
 
 Q = sql.queries("blobs.sql")
 CACHE_ENTRIES = 512
@@ -65,10 +65,10 @@ async def resolve(conn: asyncpg.Connection, thread_id: uuid.UUID | str, doc: dic
                   ) -> dict[str, Any] | None:
     """The document with its channel values (Python objects) in place; documents that embed their values
     (written before blobs, or a subgraph's) are returned as they are."""
-    if doc is None or RESOLVED in doc or "channel_values" in doc["lg"]:
+    if doc is None or RESOLVED in doc or "channel_values" in lg_of(doc):
         return doc
     tid = _thread(thread_id)
-    versions: dict[str, str] = doc["lg"]["channel_versions"]
+    versions: dict[str, str] = lg_of(doc)["channel_versions"]
     values: dict[str, Any] = {}
     missing: list[tuple[str, str]] = []
     for ch, ver in versions.items():
@@ -104,12 +104,16 @@ def _build(tid: uuid.UUID, ch: str, ver: str, rows: dict[tuple[str, str], dict[s
         v = row["base"]
     value: Any = list(cached) if v is not None else None
     for row in reversed(chain):
-        stored = row["value"]
-        if "items" in stored:
-            items = codec.decode_items(stored["items"])
+        if row["data"] is not None:
+            stored = codec.unpack(row["data"])
+            items = stored.get("items")
+        else:  # a row written before migration 0013: JSON, LangGraph's msgpack in base64 per item
+            stored = row["value"]
+            items = codec.decode_items(stored["items"]) if "items" in stored else None
+        if items is not None:
             value = [*(value or []), *items] if row["base"] is not None else items
         else:
-            value = codec.decode(stored["value"])
+            value = stored["value"] if row["data"] is not None else codec.decode(stored["value"])
         CACHE.put((tid, ch, row["version"]), value)
     return True, value
 
@@ -119,16 +123,16 @@ def remember(thread_id: uuid.UUID | str, docs: Sequence[dict[str, Any]]) -> None
     tid = _thread(thread_id)
     for doc in docs:
         for ch, value in (doc.get(RESOLVED) or {}).items():
-            ver = doc["lg"]["channel_versions"].get(ch)
+            ver = lg_of(doc)["channel_versions"].get(ch)
             if ver is not None:
                 CACHE.put((tid, ch, str(ver)), value)
 
 
 def columns(docs: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
-    """The blobs the documents bring, as parallel columns (channel, version, base, depth, value)."""
+    """The blobs the documents bring, as parallel columns (channel, version, base, depth, data)."""
     blobs = [b for d in docs for b in d.get("blobs") or []]
     return ([b["channel"] for b in blobs], [str(b["version"]) for b in blobs], [b["base"] for b in blobs],
-            [b["depth"] for b in blobs], [jsonb_text(b["value"]) for b in blobs])
+            [b["depth"] for b in blobs], [b["data"] for b in blobs])
 
 
 async def insert(conn: asyncpg.Connection, thread_id: uuid.UUID | str, docs: Sequence[dict[str, Any]]) -> None:

@@ -37,6 +37,7 @@ from engine.core.errors import error_json
 from engine.core.records import DEFAULT_RECURSION_LIMIT
 from engine.core.saver import CHANGES, storable
 from engine.durable import blobs, events, jobs, metrics, values
+from engine.durable.checkpoint_meta import stored_metadata
 from engine.durable.db import jsonb_text
 from engine.durable.results import StoredResult, stored_result
 from engine.durable.runtime import Runtime
@@ -187,11 +188,11 @@ async def apply_decision(
         parents.append(uuid.UUID(parent) if parent else None)
         steps.append(int(cp["step"]))
         docs.append(jsonb_text(storable(cp)))
-        metas.append(jsonb_text(
+        metas.append(jsonb_text(stored_metadata(
             {"source": cp.get("source", "loop"), "step": int(cp["step"]), "parents": {},
              "run_id": str(run["run_id"]), "thread_id": str(run["thread_id"]), "graph_id": run["graph_id"],
-             "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})}
-        ))
+             "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})},
+            step=int(cp["step"]), run_id=run["run_id"], thread_id=run["thread_id"])))
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
             evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]))))
         head = cp

@@ -14,6 +14,7 @@ from engine.core.api import state_snapshot, update_state
 from engine.core.errors import EngineError
 from engine.core.saver import storable
 from engine.durable import blobs
+from engine.durable.checkpoint_meta import stored_metadata
 from engine.durable.db import jsonb_text
 from engine.durable.lifecycle import pending_for_checkpoint
 from engine.durable.runtime import Runtime
@@ -223,8 +224,10 @@ class StateService:
                 await conn.execute(
                     Q["insert_checkpoints"], [uuid.UUID(cp["id"])], [thread_id], [""],
                     [uuid.UUID(parent) if parent else None], [None], [int(cp["step"])], [jsonb_text(storable(cp))],
-                    [jsonb_text({"source": cp.get("source", "update"), "step": int(cp["step"]), "parents": {},
-                                 "graph_id": gid, "thread_id": str(thread_id)})],
+                    [jsonb_text(stored_metadata(
+                        {"source": cp.get("source", "update"), "step": int(cp["step"]), "parents": {},
+                         "graph_id": gid, "thread_id": str(thread_id)},
+                        step=int(cp["step"]), run_id=None, thread_id=thread_id))],
                 )
             head = cps[-1]
             snap = state_snapshot(graph, head, None, values=False)

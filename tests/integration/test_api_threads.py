@@ -210,7 +210,8 @@ async def test_copy_remaps_checkpoints(client: LangGraphClient, database_url: st
     assert [r["parent_checkpoint_id"] for r in rows[1:]] == new_ids[:-1]
     assert [r["checkpoint"]["id"] for r in rows] == [str(i) for i in new_ids]
     assert rows[-1]["checkpoint"]["parent_id"] == str(new_ids[-2])
-    assert all(r["metadata"]["thread_id"] == copy["thread_id"] for r in rows)
+    history = await client.threads.get_history(copy["thread_id"], limit=10)
+    assert len(history) == len(rows) and all(h["metadata"]["thread_id"] == copy["thread_id"] for h in history)
     head = await sql_rows(database_url, "SELECT checkpoint_id FROM threads WHERE thread_id = $1",
                       uuid.UUID(copy["thread_id"]))
     assert head[0]["checkpoint_id"] == new_ids[-1]

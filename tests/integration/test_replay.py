@@ -9,6 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from engine.core import codec
+from engine.core.saver import lg_of
 from engine.durable import blobs
 from engine.durable.db import connect
 from engine.durable.replay import replay
@@ -32,10 +34,11 @@ async def test_replay_matches_for_linear_fanout_and_resumed_runs(database_url: s
                 assert report.ok, report.render()
             assert (await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))).steps_checked == 3
             # tamper with a stored checkpoint's value of `n`: replay (in a fresh process) notices
+            cp = await conn.fetchrow("SELECT thread_id, checkpoint FROM checkpoints WHERE run_id = $1 AND step = 2",
+                                     uuid.UUID(runs[0]["run_id"]))
             await conn.execute(
-                "UPDATE checkpoint_blobs b SET value = '{\"value\": 42}' FROM checkpoints c "
-                "WHERE c.run_id = $1 AND c.step = 2 AND b.thread_id = c.thread_id AND b.channel = 'n' "
-                "AND b.version = c.checkpoint->'lg'->'channel_versions'->>'n'", uuid.UUID(runs[0]["run_id"]))
+                "UPDATE checkpoint_blobs SET data = $4 WHERE thread_id = $1 AND channel = $2 AND version = $3",
+                cp["thread_id"], "n", lg_of(cp["checkpoint"])["channel_versions"]["n"], codec.pack({"value": 42}))
             blobs.CACHE.clear()
             bad = await replay(conn, GRAPHS, uuid.UUID(runs[0]["run_id"]))
             assert not bad.ok and "rebuilt" in bad.render()

@@ -4,9 +4,9 @@
 
 Used by `benchmarks/api_throughput.py --fill N` (the 32-client figure before and after) and on its own.
 The shapes come from a real run: the newest successful run in the database is the template, and each of
-its rows in `threads`, `runs`, `tasks`, `checkpoints`, `checkpoint_blobs`, `events` and `outbox` is copied
-N times by `INSERT ... SELECT ... FROM generate_series` (columns read from the catalog, so the copy follows
-the schema). Ids are rewritten so that references hold within a copy (the checkpoint a task was planned
+its rows in `threads`, `runs`, `tasks`, `checkpoints`, `checkpoint_blobs` and `events` is copied N times
+by `INSERT ... SELECT ... FROM generate_series` (columns read from the catalog, so the copy follows the
+schema). Ids are rewritten so that references hold within a copy (the checkpoint a task was planned
 from, a checkpoint's parent, the thread's head); a copy's ids begin with its number, so they sort before
 every live id (time-ordered uuids) and the indexes grow at their ends as they do in production. Timestamps
 move back to when copy g would have run, history spread at `--rate` runs/s before now. JSON documents are
@@ -15,9 +15,9 @@ copied as they are (the template's own ids inside them): same sizes, no decoding
 A successful run leaves no procrastinate rows (the worker deletes a succeeded job and its events with
 it), so `--jobs-per-run` (default 3, one per step) adds finished jobs with their three
 `procrastinate_events` each, as procrastinate keeps them with its default `delete_jobs="never"`: the worst
-case for the queue's tables. Their finish is placed in the history (within the default job retention),
-outbox rows are marked published now (within the relay's retention), so no retention job deletes them
-during a measurement that follows.
+case for the queue's tables. Their finish is placed in the history (within the default job retention), so
+no retention job deletes them during a measurement that follows. A finished run leaves no outbox rows (the
+relay deletes a row once it is published), so none are copied.
 
 Each chunk commits on its own (`synchronous_commit = off` for this session only: this is not a step).
 Then `VACUUM (ANALYZE)` of the tables it grew, and a `CHECKPOINT`.
@@ -40,14 +40,12 @@ TEMPLATE = {
     "checkpoint_blobs": "thread_id = $2",
     "tasks": "run_id = $1",
     "events": "run_id = $1",
-    "outbox": "run_id = $1",
 }
 # ids rewritten per copy (uuid or text); every other column is copied, serials take their default
 ID_COLUMNS = {"thread_id", "run_id", "checkpoint_id", "parent_checkpoint_id", "event_id", "task_id",
               "replaced_by_run"}
-SERIALS = {("events", "pos"), ("outbox", "id")}
+SERIALS = {("events", "pos")}
 FILLED = [*TEMPLATE, "procrastinate_jobs", "procrastinate_events"]
-NOW_COLUMNS = {("outbox", "published_at")}  # kept by the relay's retention during the measurement
 
 SETUP = """
 CREATE OR REPLACE FUNCTION pg_temp.fill_id(g bigint, old text) RETURNS uuid
@@ -104,8 +102,6 @@ async def copy_statement(conn: asyncpg.Connection, table: str) -> str:
         if name in ID_COLUMNS and typ in ("uuid", "text"):
             e = f"pg_temp.fill_id(g, t.{q}::text)"
             e = f"CASE WHEN t.{q} IS NULL THEN NULL ELSE {e}{'::text' if typ == 'text' else ''} END"
-        elif (table, name) in NOW_COLUMNS:
-            e = "now()"
         elif typ == "timestamp with time zone":
             # copy g ran `(n - g + 1) / rate` seconds before now; the template's own spacing is kept
             e = f"t.{q} + (to_timestamp($5::float8 - ($8::bigint - g + 1) / $6::float8) - to_timestamp($7::float8))"

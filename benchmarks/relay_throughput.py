@@ -1,8 +1,10 @@
 """Relay throughput: how fast a backlog of outbox rows drains into JetStream.
 
-For every (runs, batch size) variant: a fresh migrated database, an active relay, then N outbox rows
-committed in one transaction (spread round-robin over `runs` runs, seq order per run); the clock runs
-from that commit until the last row is marked published. A run has at most one event in flight (each
+For every (runs, batch size) variant: a fresh migrated database, an active relay, then N events and
+their outbox rows committed in one transaction (spread round-robin over `runs` runs, seq order per run),
+as the engine writes them: an outbox row refers to its event, and the relay's fetch builds each message
+from the `events` row (`--payload-bytes`: the size of the event's data). The clock runs from that commit
+until the relay has published the last row and deleted it. A run has at most one event in flight (each
 awaits its ack, for per-run order) while different runs go out together, so the run count matters.
 `cpu ms/1k` is this process's CPU time (user + system, from /proc via time.process_time) over the same
 interval per 1,000 events, i.e. the relay's CPU microseconds per event (the completion check every
@@ -36,20 +38,26 @@ from duragraph.services import services
 from engine.durable.migrate import migrate
 from relay import Relay, RelayConfig, ensure_stream
 
-COLUMNS = ("event_id", "run_id", "thread_id", "seq", "subject", "payload")
+EVENT_COLUMNS = ("event_id", "run_id", "thread_id", "seq", "event", "data")
+OUTBOX_COLUMNS = ("event_id", "run_id", "thread_id", "seq", "subject_prefix")
 
 
-def outbox_rows(prefix: str, events: int, runs: int, payload_bytes: int) -> list[tuple[object, ...]]:
+def event_rows(prefix: str, events: int, runs: int, payload_bytes: int
+               ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """(events, outbox rows) as the engine writes them (sql/events.sql)."""
     run_ids = [uuid.uuid4() for _ in range(runs)]
     threads = {r: uuid.uuid4() for r in run_ids}
     seqs = dict.fromkeys(run_ids, 0)
+    evs: list[tuple[object, ...]] = []
     rows: list[tuple[object, ...]] = []
+    data = orjson.dumps({"chunk": "x" * payload_bytes}).decode()
     for i in range(events):
         run = run_ids[i % runs]
         seqs[run] += 1
-        body = orjson.dumps({"event": "values", "seq": seqs[run], "data": "x" * payload_bytes})
-        rows.append((uuid.uuid4(), run, threads[run], seqs[run], f"{prefix}.events.{threads[run]}.{run}", body))
-    return rows
+        event_id = uuid.uuid4()
+        evs.append((event_id, run, threads[run], seqs[run], "custom", data))
+        rows.append((event_id, run, threads[run], seqs[run], prefix))
+    return evs, rows
 
 
 async def _value(value: bool) -> bool:
@@ -74,7 +82,7 @@ async def one_variant(server_dsn: str, nats_url: str, *, events: int, runs: int,
     relay, stop = Relay(config), asyncio.Event()
     try:
         await migrate(dsn)
-        rows = outbox_rows(prefix, events, runs, payload_bytes)
+        evs, rows = event_rows(prefix, events, runs, payload_bytes)
         nc = await nats.connect(nats_url)
         try:
             await ensure_stream(nc.jetstream(), config)  # not part of the measurement
@@ -84,11 +92,13 @@ async def one_variant(server_dsn: str, nats_url: str, *, events: int, runs: int,
         conn = await asyncpg.connect(dsn)
         try:
             await poll(lambda: _value(relay.active))
-            await conn.copy_records_to_table("outbox", records=rows, columns=COLUMNS)
+            async with conn.transaction():
+                await conn.copy_records_to_table("events", records=evs, columns=EVENT_COLUMNS)
+                await conn.copy_records_to_table("outbox", records=rows, columns=OUTBOX_COLUMNS)
             started, cpu_started = time.perf_counter(), time.process_time()
             await poll(lambda: _value(relay.stats.published >= events))  # in-process: no query while measuring
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-            assert await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)")
+            await poll(lambda: conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM outbox)"))  # the last batch's delete
         finally:
             await conn.close()
             stop.set()

@@ -11,7 +11,8 @@ flush interval. Measured with `--concurrency` runs streaming at once, and once w
 (the API then falls back to polling Postgres: the latency floor without the live path).
 
 Throughput: `--clients` runs streaming at once, each node streaming `--chunks` custom chunks; reports
-SSE frames/s received by the clients and events/s the relay published (outbox `published_at` span).
+SSE frames/s received by the clients and events/s the relay published (the messages the stream gained,
+over the span of their JetStream timestamps).
 
     python benchmarks/stream_latency.py [--steps 20] [--concurrency 1,16] [--clients 32] [--chunks 50]
 
@@ -31,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
+import nats
 from langgraph_sdk import get_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,18 +84,20 @@ async def latency(url: str, concurrency: int, rounds: int) -> tuple[list[float],
     return ups, cus
 
 
-async def throughput(url: str, dsn: str, clients: int) -> tuple[int, float, float]:
-    start = time.time()
-    frames = await asyncio.gather(*(stream_one(url, "tp", [], []) for _ in range(clients)))
-    wall = time.time() - start
-    conn = await asyncpg.connect(dsn)
+async def throughput(url: str, nats_url: str, stream: str, clients: int) -> tuple[int, float, float]:
+    nc = await nats.connect(nats_url)
     try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS n, extract(epoch FROM max(published_at) - min(published_at)) AS span "
-            "FROM outbox WHERE published_at >= to_timestamp($1)", start)
+        js = nc.jetstream()
+        first = (await js.stream_info(stream)).state.last_seq + 1
+        start = time.time()
+        frames = await asyncio.gather(*(stream_one(url, "tp", [], []) for _ in range(clients)))
+        wall = time.time() - start
+        last = (await js.stream_info(stream)).state.last_seq
+        span = ((await js.get_msg(stream, last)).time - (await js.get_msg(stream, first)).time).total_seconds() \
+            if last > first else 0.0
     finally:
-        await conn.close()
-    relay_rate = row["n"] / float(row["span"]) if row["span"] else float("nan")
+        await nc.close()
+    relay_rate = (last - first + 1) / span if span else float("nan")
     return sum(frames), sum(frames) / wall, relay_rate
 
 
@@ -109,7 +112,7 @@ async def main(args: argparse.Namespace, database_url: str, nats_url: str) -> No
         for c in args.concurrency:
             ups, cus = await latency(st.url, c, args.rounds)
             rows.append((f"live (NATS), {c} concurrent run(s)", ups, cus))
-        n, fps, relay_rate = await throughput(st.url, dsn, args.clients)
+        n, fps, relay_rate = await throughput(st.url, nats_url, st.settings.nats_stream, args.clients)
         await st.stop_relay()
         ups, cus = await latency(st.url, 1, 1)
         rows.append(("relay stopped (1 s Postgres safety poll), 1 run", ups, cus))

@@ -197,7 +197,7 @@ async def serve_relay(settings: Settings, stop: asyncio.Event) -> None:
 
     await run_relay(
         RelayConfig(database_url=settings.database_url, nats_url=settings.nats_url, stream=settings.nats_stream,
-                    subject_prefix=settings.subject_prefix, retention_seconds=settings.outbox_retention_seconds),
+                    subject_prefix=settings.subject_prefix),
         stop=stop,
     )
 

@@ -26,7 +26,6 @@ class Settings:
     reaper_interval_seconds: float = 2.0
     # a run still running this long after it started ends `timeout` (LangGraph's BG_JOB_TIMEOUT_SECS); None: never
     run_timeout_seconds: float | None = None
-    outbox_retention_seconds: float = 3600.0
     # on Ctrl-C / SIGTERM a worker lets the steps it runs finish (and commit) for up to this long
     shutdown_grace_seconds: float = 30.0
     # how long an open SSE stream waits for an unreachable database before it ends with an `error` frame
@@ -70,7 +69,6 @@ class Settings:
             stalled_after_seconds=float(env.get("DURAGRAPH_STALLED_AFTER", str(d.stalled_after_seconds))),
             reaper_interval_seconds=float(env.get("DURAGRAPH_REAPER_INTERVAL", str(d.reaper_interval_seconds))),
             run_timeout_seconds=float(env["DURAGRAPH_RUN_TIMEOUT"]) if env.get("DURAGRAPH_RUN_TIMEOUT") else None,
-            outbox_retention_seconds=float(env.get("DURAGRAPH_OUTBOX_RETENTION", str(d.outbox_retention_seconds))),
             shutdown_grace_seconds=float(env.get("DURAGRAPH_SHUTDOWN_GRACE", str(d.shutdown_grace_seconds))),
             stream_outage_seconds=float(env.get("DURAGRAPH_STREAM_OUTAGE", str(d.stream_outage_seconds))),
             idempotency_retention_seconds=float(env.get("DURAGRAPH_IDEMPOTENCY_RETENTION",

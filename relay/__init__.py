@@ -1,4 +1,5 @@
-"""Outbox -> NATS JetStream relay. Stands alone: its only contract with the engine is the outbox table."""
+"""Outbox -> NATS JetStream relay. Stands alone: its only contract with the engine is the outbox table (and the
+`events` rows its rows refer to)."""
 
 from relay.config import RelayConfig
 from relay.relay import Relay, RelayStats, run_relay

@@ -17,11 +17,11 @@ class RelayConfig:
     database_url: str
     nats_url: str
     # JetStream stream capturing `<subject_prefix>.>`; the engine publishes on
-    # `<subject_prefix>.events.<thread_id>.<run_id>` (the outbox row's `subject`)
+    # `<subject_prefix>.events.<thread_id>.<run_id>` (from the outbox row's prefix, thread and run)
     stream: str = "DURAGRAPH"
     subject_prefix: str = "duragraph"
 
-    # work loop: rows per fetch/publish/mark cycle; a sweep runs this often even without a NOTIFY
+    # work loop: rows per fetch/publish/delete cycle; a sweep runs this often even without a NOTIFY
     batch_size: int = 500
     sweep_interval: float = 1.0
     # standbys retry the advisory lock this often (takeover latency after the active relay dies)
@@ -33,8 +33,8 @@ class RelayConfig:
     backoff_initial: float = 0.1
     backoff_max: float = 5.0
 
-    # published rows older than this are deleted, at most `cleanup_batch` rows per statement
-    retention_seconds: float = 3600.0
+    # a published row is deleted at once; rows a relay of the previous version marked published instead
+    # are deleted this often, at most `cleanup_batch` rows per statement
     cleanup_interval: float = 60.0
     cleanup_batch: int = 5000
 
@@ -63,8 +63,6 @@ class RelayConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if self.retention_seconds < 0:
-            raise ValueError("retention_seconds must not be negative")
         if self.duplicate_window > self.stream_max_age:
             raise ValueError("duplicate_window cannot exceed stream_max_age")
 

@@ -1,4 +1,7 @@
-"""The relay's side of the outbox table: the advisory lock, fetch in id order, mark, expire."""
+"""The relay's side of the outbox table: the advisory lock, fetch in id order, delete what was published.
+
+An outbox row refers to its event: the fetch builds the message from the `events` row (relay/queries.sql)
+and a published row is deleted, so the table holds the unpublished backlog only."""
 
 from __future__ import annotations
 
@@ -39,32 +42,50 @@ class OutboxRow:
     age: float = 0.0  # seconds since the row was committed, when it was fetched
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One fetch: the rows to publish, in id order, and the ids of rows with nothing to publish (their
+    event is gone: deleted with its thread before anything kept it), to delete with the published ones."""
+    rows: list[OutboxRow]
+    orphans: list[int]
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.orphans)
+
+
 async def try_lock(conn: Any, key: int) -> bool:
     return bool(await conn.fetchval(queries()["try_lock"], key))
 
 
-async def mark_and_fetch(conn: Any, ids: Sequence[int], limit: int) -> list[OutboxRow]:
-    """Mark `ids` published and fetch the oldest `limit` unpublished rows (in id order), in one statement."""
-    rows = await conn.fetch(queries()["mark_and_fetch"], list(ids), limit)
-    return [OutboxRow(*r) for r in rows]
+async def delete_and_fetch(conn: Any, ids: Sequence[int], limit: int) -> Batch:
+    """Delete the rows `ids` (done) and fetch the oldest `limit` unpublished rows (in id order), with their
+    messages built from their events, in one statement."""
+    rows, orphans = [], []
+    for r in await conn.fetch(queries()["delete_and_fetch"], list(ids), limit):
+        if r[5] is None or r[6] is None:  # no subject or no payload: the event is gone
+            orphans.append(r[0])
+        else:
+            rows.append(OutboxRow(*r))
+    return Batch(rows, orphans)
 
 
 async def fetch_unpublished(conn: Any, limit: int) -> list[OutboxRow]:
-    """The oldest `limit` unpublished rows, in id order."""
-    return await mark_and_fetch(conn, (), limit)
+    """The oldest `limit` unpublished rows that have something to publish, in id order."""
+    return (await delete_and_fetch(conn, (), limit)).rows
 
 
 async def count_unpublished(conn: Any) -> int:
     return int(await conn.fetchval(queries()["count_unpublished"]))
 
 
-async def mark_published(conn: Any, ids: Sequence[int]) -> int:
-    status: str = await conn.execute(queries()["mark_published"], list(ids))
+async def delete_published(conn: Any, ids: Sequence[int]) -> int:
+    status: str = await conn.execute(queries()["delete_published"], list(ids))
     return _count(status)
 
 
-async def delete_expired(conn: Any, retention_seconds: float, limit: int) -> int:
-    status: str = await conn.execute(queries()["delete_expired"], retention_seconds, limit)
+async def delete_marked(conn: Any, limit: int) -> int:
+    """Delete up to `limit` rows a relay of the previous version marked published instead of deleting."""
+    status: str = await conn.execute(queries()["delete_marked"], limit)
     return _count(status)
 
 

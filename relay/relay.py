@@ -3,16 +3,17 @@
 Exactly one relay is active at a time. Every relay opens a Postgres connection and tries a
 session-level advisory lock on it; the holder is active, the others retry every `standby_interval`.
 When the active relay dies its connection drops, the server releases the lock and a standby takes
-over. The lock connection is also the work connection: every fetch and mark goes through it, so a
+over. The lock connection is also the work connection: every fetch and delete goes through it, so a
 relay that can still fetch still holds the lock, and the moment the connection is lost the relay
 stops publishing (in-flight publishes are cancelled).
 
 The active relay LISTENs on `duragraph_outbox` and also sweeps every `sweep_interval`, so a missed
 notification delays rows by at most one sweep. Each cycle: fetch the oldest unpublished rows in id
-order, publish them (relay/publish.py), await the acks, then mark the acked rows published and fetch
-the next batch in one statement (one round trip per cycle while rows keep coming).
-NATS failures back off (capped exponential) and leave the rows unpublished. A crash between
-publishing and marking republishes those rows; JetStream drops them by `Nats-Msg-Id`
+order (each with its message, built from the event it refers to), publish them (relay/publish.py),
+await the acks, then delete the acked rows and fetch the next batch in one statement (one round trip
+per cycle while rows keep coming). A row whose event is gone (its thread was deleted) is skipped and
+deleted with them. NATS failures back off (capped exponential) and leave the rows in place. A crash
+between publishing and deleting republishes those rows; JetStream drops them by `Nats-Msg-Id`
 (relay/stream.py). Even two relays publishing at once (a partitioned zombie) keep the first copy of
 every event in per-run order, as each publishes a run's rows strictly in order.
 """
@@ -55,11 +56,12 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass
 class RelayStats:
-    published: int = 0  # rows acked by JetStream and marked (duplicates dropped by JetStream included)
+    published: int = 0  # rows acked by JetStream and deleted (duplicates dropped by JetStream included)
     batches: int = 0
     publish_failures: int = 0
     terms: int = 0  # times this relay became the active one
-    deleted: int = 0  # published rows removed by retention cleanup
+    skipped: int = 0  # rows whose event was gone (a deleted thread's): deleted, nothing published
+    deleted: int = 0  # rows a relay of the previous version had marked published, removed by the cleanup
     in_flight: int = 0  # rows of the batch being published right now
 
 
@@ -102,8 +104,9 @@ class Relay:
         self._stream_ready = False
         self._publishing: asyncio.Future[BatchOutcome] | None = None  # the batch being published, if any
         self._fetched_at = 0.0  # monotonic time of the last fetch (for the publish lag)
-        # acked by JetStream but not yet marked (the mark failed): marked first when active again
-        self._unmarked: set[int] = set()
+        # done (acked by JetStream, or skipped) but not yet deleted (the delete failed): deleted first when
+        # active again
+        self._undeleted: set[int] = set()
 
     @property
     def active(self) -> bool:
@@ -180,9 +183,9 @@ class Relay:
         backoff = Backoff(cfg.backoff_initial, cfg.backoff_max)
         next_cleanup = time.monotonic()
         stopping = asyncio.create_task(_set_when(stop, wake))  # one task per term, not one per idle wait
-        rows: list[outbox.OutboxRow] = []  # fetched by the last cycle's mark: published next without a fetch
+        batch = outbox.Batch([], [])  # fetched by the last cycle's delete: published next without a fetch
         try:
-            await self._mark_unmarked(conn)
+            await self._delete_undeleted(conn)
             while True:
                 wake.clear()  # before the checks and the fetch: a NOTIFY during this cycle triggers the next at once
                 if stop.is_set():
@@ -193,9 +196,9 @@ class Relay:
                     await wait_any(stop, lost, within=backoff.next())
                     continue
                 try:
-                    rows = await self._cycle(conn, lost, rows or await self._fetch(conn, []))
+                    batch = await self._cycle(conn, lost, batch if len(batch) else await self._fetch(conn, []))
                 except PublishFailed as e:
-                    rows = []
+                    batch = outbox.Batch([], [])
                     self.stats.publish_failures += 1
                     metrics.PUBLISH_FAILURES.inc()
                     self._stream_ready = False  # re-check the stream (NATS may have restarted empty)
@@ -204,11 +207,11 @@ class Relay:
                     await wait_any(stop, lost, within=delay)
                     continue
                 backoff.reset()
-                more_expired = False
+                more_marked = False
                 if time.monotonic() >= next_cleanup:
-                    more_expired = await self._cleanup(conn)
-                    next_cleanup = time.monotonic() + (0 if more_expired else cfg.cleanup_interval)
-                if not rows and not more_expired:
+                    more_marked = await self._cleanup(conn)
+                    next_cleanup = time.monotonic() + (0 if more_marked else cfg.cleanup_interval)
+                if not len(batch) and not more_marked:
                     with suppress(TimeoutError):
                         async with asyncio.timeout(cfg.sweep_interval):
                             await wake.wait()
@@ -222,21 +225,23 @@ class Relay:
                     await conn.remove_listener(outbox.CHANNEL, on_notify)
             log.info("relay: no longer active")
 
-    async def _fetch(self, conn: Any, acked: list[int]) -> list[outbox.OutboxRow]:
-        """Mark `acked` published and fetch the next batch, in one statement."""
+    async def _fetch(self, conn: Any, done: list[int]) -> outbox.Batch:
+        """Delete the rows `done` and fetch the next batch, in one statement."""
         cfg = self.config
-        rows = await outbox.mark_and_fetch(conn, acked, cfg.batch_size)
+        batch = await outbox.delete_and_fetch(conn, done, cfg.batch_size)
         self._fetched_at = time.monotonic()
-        metrics.OUTBOX_BACKLOG.set(len(rows) if len(rows) < cfg.batch_size else await outbox.count_unpublished(conn))
-        return rows
+        metrics.OUTBOX_BACKLOG.set(len(batch) if len(batch) < cfg.batch_size else await outbox.count_unpublished(conn))
+        return batch
 
-    async def _cycle(self, conn: Any, lost: asyncio.Event, rows: list[outbox.OutboxRow]) -> list[outbox.OutboxRow]:
-        """Publish `rows`, then mark the acked ones published while fetching the next batch. Returns that batch."""
+    async def _cycle(self, conn: Any, lost: asyncio.Event, batch: outbox.Batch) -> outbox.Batch:
+        """Publish the batch's rows, then delete the acked ones (and the orphans) while fetching the next
+        batch. Returns that batch."""
         cfg = self.config
-        if not rows:
-            return rows
+        if not len(batch):
+            return batch
         if lost.is_set():
             raise LockLost("lock connection lost")
+        rows, orphans = batch.rows, batch.orphans
         publishing = self._publishing = asyncio.ensure_future(
             publish_batch(self._js, rows, stream=cfg.stream, publish_timeout=cfg.publish_timeout))
         self.stats.in_flight = len(rows)
@@ -252,14 +257,20 @@ class Relay:
             self.stats.in_flight = 0
         elapsed = time.monotonic() - self._fetched_at
         self.stats.batches += 1
-        following: list[outbox.OutboxRow] = []
-        if outcome.acked:
-            self._unmarked.update(outcome.acked)
+        following = outbox.Batch([], [])
+        done = sorted(outcome.acked + orphans)
+        if done:
+            self._undeleted.update(done)
             if outcome.error is None:
-                following = await self._fetch(conn, outcome.acked)
-            else:  # the batch is retried from its first unacked row after a backoff: mark only
-                await outbox.mark_published(conn, outcome.acked)
-            self._unmarked.difference_update(outcome.acked)
+                following = await self._fetch(conn, done)
+            else:  # the batch is retried from its first unacked row after a backoff: delete only
+                await outbox.delete_published(conn, done)
+            self._undeleted.difference_update(done)
+            if orphans:
+                self.stats.skipped += len(orphans)
+                metrics.SKIPPED.inc(len(orphans))
+                log.warning("relay: skipped %d outbox rows whose events no longer exist (deleted threads)",
+                            len(orphans))
             self.stats.published += len(outcome.acked)
             metrics.PUBLISHED.inc(len(outcome.acked))
             acked = set(outcome.acked)
@@ -270,20 +281,21 @@ class Relay:
             raise PublishFailed(f"{len(rows) - len(outcome.acked)} of {len(rows)} rows") from outcome.error
         return following
 
-    async def _mark_unmarked(self, conn: Any) -> None:
-        if self._unmarked:
-            ids = sorted(self._unmarked)
-            await outbox.mark_published(conn, ids)
-            self._unmarked.difference_update(ids)
-            log.info("relay: marked %d rows published that were acked before the connection was lost", len(ids))
+    async def _delete_undeleted(self, conn: Any) -> None:
+        if self._undeleted:
+            ids = sorted(self._undeleted)
+            await outbox.delete_published(conn, ids)
+            self._undeleted.difference_update(ids)
+            log.info("relay: deleted %d rows that were done before the connection was lost", len(ids))
 
     async def _cleanup(self, conn: Any) -> bool:
-        """Delete one bounded batch of expired published rows. Returns whether more may remain."""
+        """Delete one bounded batch of rows a previous relay version marked published. Returns whether more
+        may remain."""
         cfg = self.config
-        n = await outbox.delete_expired(conn, cfg.retention_seconds, cfg.cleanup_batch)
+        n = await outbox.delete_marked(conn, cfg.cleanup_batch)
         self.stats.deleted += n
         if n:
-            log.debug("relay: deleted %d published outbox rows past retention", n)
+            log.info("relay: deleted %d outbox rows marked published by a relay of the previous version", n)
         return n == cfg.cleanup_batch
 
     # -- NATS --------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ file storage so it survives a NATS restart. It is a bounded live-update mirror, 
 
 `duplicate_window` is what makes delivery exactly-once as seen by consumers. Every message carries
 `Nats-Msg-Id: <event_id>`, and JetStream drops a message whose id it already stored within the window.
-The relay publishes, awaits the acks, then marks the rows published; if it dies (or loses its
+The relay publishes, awaits the acks, then deletes the rows; if it dies (or loses its
 Postgres connection) in between, the next active relay publishes the same rows again a few seconds
 later and JetStream discards them as duplicates. The window must therefore exceed the longest gap
 between a publish and its republish: takeover latency plus any Postgres outage during which no relay
-can mark or fetch. Ten minutes leaves a wide margin over the seconds a takeover takes.
+can delete or fetch. Ten minutes leaves a wide margin over the seconds a takeover takes.
 """
 
 from __future__ import annotations

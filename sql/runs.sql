@@ -241,9 +241,9 @@ SELECT r.*, (SELECT checkpoint_id FROM done) AS done_checkpoint FROM r
 -- its event sequence, the thread's head ($25: its pending interrupts), and for a superstep that goes
 -- on: one procrastinate job per task to run (through procrastinate's own defer function, which returns
 -- ids in input order, as procrastinate itself relies on), the task rows with their job ids, and the
--- events with their outbox rows, and the checkpoints' channel blobs ($26-$30); with $31 (a worker id), the
--- first job is claimed for that worker; $32: the result event of each task row's kept outcome (its writes are
--- there). Returns (ordinal of the task, job id, claimed) for the jobs deferred.
+-- events with their outbox rows ($24: the subject's prefix), and the checkpoints' channel blobs ($26-$30);
+-- with $31 (a worker id), the first job is claimed for that worker; $32: the result event of each task row's
+-- kept outcome (its writes are there). Returns (ordinal of the task, job id, claimed) for the jobs deferred.
 WITH cp AS (
     INSERT INTO checkpoints (checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step,
                              checkpoint, metadata)
@@ -295,13 +295,10 @@ WITH cp AS (
     INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
     SELECT e, $1, $2, r.first + x.o, x.kind, x.d::jsonb
     FROM r, unnest($20::uuid[], $22::text[], $23::text[]) WITH ORDINALITY AS x(e, kind, d, o)
-    RETURNING event_id, seq, event, data
+    RETURNING event_id, seq
 ), ob AS (
-    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
-    SELECT event_id, $1, $2, seq, $24,
-           convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', $2::uuid,
-                                         'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
-    FROM ev ORDER BY seq
+    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject_prefix)
+    SELECT event_id, $1, $2, seq, $24 FROM ev ORDER BY seq
 ), bl AS (
     -- the values of the channels these checkpoints changed (engine/durable/blobs.py)
     INSERT INTO checkpoint_blobs (thread_id, channel, version, base, depth, data)
@@ -331,7 +328,8 @@ SELECT checkpoint_id, thread_id, checkpoint FROM checkpoints WHERE checkpoint_id
 -- name: finish_run
 -- A locked run ends, in ONE round trip: its open steps are dropped (their queued jobs deleted, running ones
 -- asked to abort, through procrastinate's own function), its final status, its last events ($6-$8, the
--- `end` event last) with their outbox rows, and the wake-up of its waiters (delivered at commit).
+-- `end` event last) with their outbox rows ($9: the subject's prefix), and the wake-up of its waiters (delivered
+-- at commit).
 WITH open AS (
     UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE run_id = $1 AND status = 'queued'
     RETURNING job_id
@@ -347,13 +345,10 @@ WITH open AS (
     INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
     SELECT e, $1, r.thread_id, r.first + x.o, x.kind, x.d::jsonb
     FROM r, unnest($6::uuid[], $7::text[], $8::text[]) WITH ORDINALITY AS x(e, kind, d, o)
-    RETURNING event_id, thread_id, seq, event, data
+    RETURNING event_id, thread_id, seq
 ), ob AS (
-    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload)
-    SELECT event_id, $1, thread_id, seq, $9,
-           convert_to(jsonb_build_object('event_id', event_id, 'run_id', $1::uuid, 'thread_id', thread_id,
-                                         'seq', seq, 'event', event, 'data', data)::text, 'UTF8')
-    FROM ev ORDER BY seq
+    INSERT INTO outbox (event_id, run_id, thread_id, seq, subject_prefix)
+    SELECT event_id, $1, thread_id, seq, $9 FROM ev ORDER BY seq
 )
 SELECT (SELECT count(*) FROM cancelled) AS jobs_cancelled, pg_notify('duragraph_run_done', $1::text)
 

@@ -140,5 +140,19 @@ RETURNING thread_id
 
 -- name: delete_events_of_threads
 -- A deleted thread's events (no foreign key: events are append-only and written without one), through
--- `events_thread_pos`. The outbox copies go with the relay's retention.
+-- `events_thread_pos`. Those the relay has not published yet (the `end` events of the runs the deletion
+-- interrupted, for the streams still watching them) move into their outbox rows first, in the bytes the
+-- relay would have built from them (relay/queries.sql): this reads the unpublished backlog, not the
+-- thread's history. A row the relay holds locked is one JetStream has acknowledged and the relay is
+-- deleting: skipped, never waited for (no lock order to keep with the relay). Both parts read the
+-- statement's one snapshot, in which the events still exist.
+WITH kept AS (
+    UPDATE outbox o
+    SET payload = (SELECT convert_to(jsonb_build_object('event_id', e.event_id, 'run_id', e.run_id,
+                                                        'thread_id', e.thread_id, 'seq', e.seq,
+                                                        'event', e.event, 'data', e.data)::text, 'UTF8')
+                   FROM events e WHERE e.event_id = o.event_id)
+    WHERE o.id IN (SELECT id FROM outbox WHERE thread_id = ANY($1::uuid[]) AND payload IS NULL
+                   AND published_at IS NULL FOR UPDATE SKIP LOCKED)
+)
 DELETE FROM events WHERE thread_id = ANY($1::uuid[])

@@ -33,11 +33,6 @@ def ids(events: Sequence[Event]) -> list[uuid.UUID]:
     return [e.event_id or uuid7() for e in events]
 
 
-def subject_for(prefix: str, thread_id: uuid.UUID, run_id: uuid.UUID) -> str:
-    """One subject per run, grouped by thread: `<prefix>.events.<thread_id>.<run_id>`."""
-    return f"{prefix}.events.{thread_id}.{run_id}"
-
-
 async def append(
     conn: asyncpg.Connection,
     *,
@@ -51,6 +46,6 @@ async def append(
         return 0
     rows = await conn.fetch(
         Q["append_events"], run_id, thread_id, ids(events), [e.event for e in events],
-        [jsonb_text(e.data) for e in events], subject_for(subject_prefix, thread_id, run_id),
+        [jsonb_text(e.data) for e in events], subject_prefix,
     )
     return max(int(r["seq"]) for r in rows)

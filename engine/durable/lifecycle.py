@@ -230,7 +230,7 @@ async def apply_decision(
         steps[-1] if steps else None, uuid.UUID(step_cp["id"]), *rows.columns(),
         jobs.STEP_QUEUE, jobs.STEP_TASK, events.ids(step_events), rows.outcomes,
         [e.event for e in step_events], [jsonb_text(e.data) for e in step_events],
-        events.subject_for(rt.subject_prefix, run["thread_id"], run["run_id"]), interrupts,
+        rt.subject_prefix, interrupts,
         *blob_columns, claim_for, rows.result_events,
     )
     if continuing:
@@ -335,7 +335,7 @@ async def end_run(
     # open steps dropped, final status, last events + outbox, waiters woken: one round trip
     await conn.execute(Q["finish_run"], run_id, status, error, output, cancel_action, events.ids(evs),
                        [e.event for e in evs], [jsonb_text(e.data) for e in evs],
-                       events.subject_for(rt.subject_prefix, thread_id, run_id))
+                       rt.subject_prefix)
     metrics.RUNS_FINISHED.labels(run.get("graph_id") or "", status).inc()  # (counted before the commit)
     if run.get("webhook"):
         await conn.execute(Q["insert_webhook"], run_id, run["webhook"])

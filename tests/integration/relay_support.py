@@ -1,4 +1,4 @@
-"""Helpers for the relay tests: write outbox rows the way the engine does, read the stream back."""
+"""Helpers for the relay tests: write events and their outbox rows the way the engine does, read the stream back."""
 
 from __future__ import annotations
 
@@ -16,8 +16,19 @@ import orjson
 
 from relay import Relay, RelayConfig
 
-INSERT = ("INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload) "
-          "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bytea[])")
+# an event and its outbox row, as sql/events.sql `append_events` writes them: the row refers to the event
+INSERT = """
+WITH ev AS (
+    INSERT INTO events (event_id, run_id, thread_id, seq, event, data)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::jsonb[])
+    RETURNING event_id, run_id, thread_id, seq
+)
+INSERT INTO outbox (event_id, run_id, thread_id, seq, subject_prefix)
+SELECT event_id, run_id, thread_id, seq, $7 FROM ev ORDER BY seq
+"""
+# an outbox row as written before migration 0012: the event's JSON and the whole subject in the row
+INSERT_LEGACY = ("INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload) "
+                 "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bytea[])")
 
 
 def relay_config(database_url: str, nats_url: str, prefix: str, **overrides: Any) -> RelayConfig:
@@ -48,15 +59,20 @@ class OutboxWriter:
     def total(self) -> int:
         return sum(len(v) for v in self.expected.values())
 
-    async def append(self, conn: Any, run: uuid.UUID, n: int = 1) -> None:
-        """One transaction appending `n` events to `run` (like one engine step)."""
+    async def append(self, conn: Any, run: uuid.UUID, n: int = 1, *, legacy: bool = False) -> None:
+        """One transaction appending `n` events to `run` (like one engine step); `legacy`: outbox rows that
+        carry their event's JSON and subject (no `events` rows), as rows written before migration 0012."""
         thread = self.threads[run]
         start = len(self.expected[run]) + 1
         ids = [uuid.uuid4() for _ in range(n)]
         seqs = list(range(start, start + n))
-        subject = f"{self.prefix}.events.{thread}.{run}"
-        payloads = [orjson.dumps({"run": str(run), "seq": s}) for s in seqs]
-        await conn.execute(INSERT, ids, [run] * n, [thread] * n, seqs, [subject] * n, payloads)
+        if legacy:
+            subject = f"{self.prefix}.events.{thread}.{run}"
+            payloads = [orjson.dumps(message(e, run, thread, s)) for e, s in zip(ids, seqs, strict=True)]
+            await conn.execute(INSERT_LEGACY, ids, [run] * n, [thread] * n, seqs, [subject] * n, payloads)
+        else:
+            data = [orjson.dumps(event_data(run, s)).decode() for s in seqs]
+            await conn.execute(INSERT, ids, [run] * n, [thread] * n, seqs, ["custom"] * n, data, self.prefix)
         self.expected[run].extend(ids)
 
     async def interleaved(self, conn: Any, runs: list[uuid.UUID], steps: int, per_step: int = 1) -> None:
@@ -64,6 +80,16 @@ class OutboxWriter:
         for _ in range(steps):
             for run in runs:
                 await self.append(conn, run, per_step)
+
+
+def event_data(run: uuid.UUID, seq: int) -> dict[str, Any]:
+    return {"chunk": f"{run}/{seq}", "n": seq}
+
+
+def message(event_id: uuid.UUID, run: uuid.UUID, thread: uuid.UUID, seq: int) -> dict[str, Any]:
+    """The message the relay publishes for an event: the event as JSON."""
+    return {"event_id": str(event_id), "run_id": str(run), "thread_id": str(thread), "seq": seq,
+            "event": "custom", "data": event_data(run, seq)}
 
 
 async def unpublished(dsn: str) -> int:
@@ -96,8 +122,11 @@ def assert_exactly_once_in_order(msgs: list[Any], expected: dict[uuid.UUID, list
     for m in msgs:
         run = uuid.UUID(m.headers["Duragraph-Run-Id"])
         seen[run].append(uuid.UUID(m.headers["Nats-Msg-Id"]))
-        assert int(m.headers["Duragraph-Seq"]) == len(seen[run]), f"run {run}: out of order at {len(seen[run])}"
-        assert orjson.loads(m.data) == {"run": str(run), "seq": len(seen[run])}
+        seq = len(seen[run])
+        assert int(m.headers["Duragraph-Seq"]) == seq, f"run {run}: out of order at {seq}"
+        thread = uuid.UUID(m.headers["Duragraph-Thread-Id"])
+        assert m.subject.endswith(f".events.{thread}.{run}")
+        assert orjson.loads(m.data) == message(uuid.UUID(m.headers["Nats-Msg-Id"]), run, thread, seq)
     assert dict(seen) == dict(expected)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 from langgraph_sdk import get_client
 from litestar import Litestar
 
@@ -16,6 +17,7 @@ from api.live import LiveHub
 from tests.integration import graphs as G
 from tests.integration import stream_graphs as SG
 from tests.integration.api_support import live_stack
+from tests.integration.relay_support import stream_messages
 from tests.support import eventually
 
 GRAPHS = {"linear": G.linear(3), "hitl": G.hitl(), "failing": G.failing(), "chat": SG.chat(),
@@ -437,6 +439,62 @@ async def test_api_consumes_events_only_while_a_stream_is_open(database_url: str
             assert hub.received == before
         finally:
             await conn.close()
+
+
+async def test_the_relay_publishes_each_event_as_it_was_committed(database_url: str, nats_url: str,
+                                                                  nats_prefix: str) -> None:
+    """The outbox refers to the events: what reaches JetStream is each `events` row as JSON (the bytes the
+    engine stored in the outbox before migration 0012), on its run's subject, and the outbox is empty once
+    everything is published."""
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as st:
+        client = get_client(url=st.url, api_key=None)
+        tid = (await client.threads.create())["thread_id"]
+        assert (await client.runs.wait(tid, "linear", input={"n": 0, "trail": []}))["n"] == 3
+        await client.runs.wait(tid, "chat", input={"messages": [{"type": "human", "content": "hi"}]})
+        conn = await asyncpg.connect(database_url)
+        try:
+            async def drained() -> bool:
+                return bool(await conn.fetchval("SELECT count(*) FROM outbox") == 0)
+
+            await eventually(drained, what="the outbox drained (published rows are deleted)")
+            events = await conn.fetch(
+                "SELECT event_id, run_id, thread_id, seq, event, data, convert_to(jsonb_build_object("
+                "'event_id', event_id, 'run_id', run_id, 'thread_id', thread_id, 'seq', seq, 'event', event, "
+                "'data', data)::text, 'UTF8') AS bytes FROM events WHERE thread_id = $1", uuid.UUID(tid))
+        finally:
+            await conn.close()
+        msgs = {m.headers["Nats-Msg-Id"]: m for m in await stream_messages(nats_url, st.relay_config)}
+        assert len(events) > 10 and set(msgs) == {str(e["event_id"]) for e in events}
+        for e in events:
+            m = msgs[str(e["event_id"])]
+            assert m.subject == f"{nats_prefix}.events.{tid}.{e['run_id']}"
+            assert m.data == e["bytes"]
+            assert orjson.loads(m.data) == {"event_id": str(e["event_id"]), "run_id": str(e["run_id"]),
+                                            "thread_id": tid, "seq": e["seq"], "event": e["event"],
+                                            "data": orjson.loads(e["data"])}
+
+
+async def test_a_stream_of_a_run_whose_thread_is_deleted_ends(database_url: str, nats_url: str,
+                                                             nats_prefix: str) -> None:
+    """Deleting a thread ends its running run (`interrupted`) and deletes its events; the `end` event still
+    reaches the run's live stream through the relay (its outbox row keeps what the deletion removed)."""
+    async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as st:
+        client = get_client(url=st.url, api_key=None)
+        tid = (await client.threads.create())["thread_id"]
+        seen: list[Any] = []
+        started = asyncio.Event()
+
+        async def watch() -> None:
+            async for c in client.runs.stream(tid, "ticker", input={"n": 0}, stream_mode="updates"):
+                seen.append(c)
+                if c.event == "updates":
+                    started.set()
+
+        watching = asyncio.create_task(watch())
+        await asyncio.wait_for(started.wait(), timeout=15)
+        await client.threads.delete(tid)
+        await asyncio.wait_for(watching, timeout=15)  # the stream ended: it saw its run's `end`
+        assert seen[0].event == "metadata" and len(seen) < 8
 
 
 async def _async(value: bool) -> bool:

@@ -15,6 +15,7 @@ import asyncpg
 import nats
 import pytest
 
+import sql
 from duragraph.services import EmbeddedNats, free_port
 from relay import Relay, RelayConfig, ensure_stream
 from relay import outbox as relay_outbox
@@ -52,8 +53,8 @@ async def all_published(dsn: str) -> bool:
 
 
 async def test_every_relay_query_prepares_against_the_schema(conn: Any) -> None:
-    assert set(relay_outbox.queries()) == {"try_lock", "mark_and_fetch", "count_unpublished", "mark_published",
-                                           "delete_expired"}
+    assert set(relay_outbox.queries()) == {"try_lock", "delete_and_fetch", "count_unpublished", "delete_published",
+                                           "delete_marked"}
     for query in relay_outbox.queries().values():
         await conn.prepare(query)
 
@@ -167,18 +168,18 @@ async def test_crash_between_publish_and_mark(
     writer = OutboxWriter(nats_prefix)
     await writer.interleaved(conn, writer.new_runs(4), steps=10)
 
-    fetch = relay_outbox.mark_and_fetch
+    fetch = relay_outbox.delete_and_fetch
 
-    async def crash(conn: Any, ids: Any, limit: int) -> list[relay_outbox.OutboxRow]:
-        if ids:  # marking (the first fetch marks nothing)
+    async def crash(conn: Any, ids: Any, limit: int) -> relay_outbox.Batch:
+        if ids:  # deleting what was published (the first fetch deletes nothing)
             raise Crash
         return await fetch(conn, ids, limit)
 
-    monkeypatch.setattr(relay_outbox, "mark_and_fetch", crash)
+    monkeypatch.setattr(relay_outbox, "delete_and_fetch", crash)
     first = Relay(replace(config, batch_size=25))
     with pytest.raises(Crash):
         await asyncio.wait_for(first.run(asyncio.Event()), timeout=20)
-    assert await unpublished(config.database_url) == 40  # published to JetStream, never marked
+    assert await unpublished(config.database_url) == 40  # published to JetStream, never deleted
     monkeypatch.undo()
 
     second = Relay(config)
@@ -324,27 +325,96 @@ async def test_nats_restart_mid_stream_loses_and_duplicates_nothing(
         await asyncio.to_thread(server.stop)
 
 
-async def test_retention_deletes_only_old_published_rows(config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+async def test_published_rows_are_deleted_and_so_are_rows_an_older_relay_marked(
+        config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """Nothing reads a published row: the relay deletes it once JetStream has it, so the table holds the
+    backlog only. Rows a relay of the previous version marked published (a rolling deploy) are deleted by
+    the cleanup, a bounded batch at a time, and not published again; unpublished rows are never deleted."""
     writer = OutboxWriter(nats_prefix)
-    old, recent, pending = writer.new_runs(3)
-    await writer.append(conn, old, 50)
-    await writer.append(conn, recent, 5)
+    marked, pending = writer.new_runs(2)
+    await writer.append(conn, marked, 50)
     await writer.append(conn, pending, 5)
-    await conn.execute("UPDATE outbox SET published_at = now() - interval '2 hours', "
-                       "created_at = now() - interval '2 hours' WHERE run_id = $1", old)
-    await conn.execute("UPDATE outbox SET published_at = now() - interval '1 minute' WHERE run_id = $1", recent)
+    await conn.execute("UPDATE outbox SET published_at = now() - interval '1 minute' WHERE run_id = $1", marked)
     await conn.execute("UPDATE outbox SET created_at = now() - interval '2 hours' WHERE run_id = $1", pending)
-    relay = Relay(replace(config, retention_seconds=3600.0, cleanup_interval=0.2,
-                                 cleanup_batch=7))
-
-    async def remaining() -> dict[Any, int]:
-        rows = await conn.fetch("SELECT run_id, count(*) FROM outbox GROUP BY run_id")
-        return {r["run_id"]: r["count"] for r in rows}
-
+    relay = Relay(replace(config, cleanup_interval=0.2, cleanup_batch=7))
     async with running(relay):
         await eventually(lambda: all_published(config.database_url), within=30, what="pending rows published")
-        await eventually(lambda: _true(relay.stats.deleted == 50), within=10, what="old rows deleted")
-        assert await remaining() == {recent: 5, pending: 5}
+        await eventually(lambda: _true(relay.stats.deleted == 50), within=10, what="marked rows deleted")
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    assert relay.stats.published == 5
+    msgs = await stream_messages(config.nats_url, config)
+    assert [m.headers["Duragraph-Run-Id"] for m in msgs] == [str(pending)] * 5
+
+
+async def test_the_message_is_the_event_byte_for_byte(config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """The relay builds each message from the event its row refers to: the bytes the engine stored in the
+    row before migration 0012 (jsonb's text of the same object), on the same subject."""
+    writer = OutboxWriter(nats_prefix)
+    runs = writer.new_runs(3)
+    await writer.interleaved(conn, runs, steps=4, per_step=2)
+    relay = Relay(config)
+    async with running(relay):
+        await eventually(lambda: all_published(config.database_url), within=30, what="all published")
+    msgs = await stream_messages(config.nats_url, config)
+    assert_exactly_once_in_order(msgs, writer.expected)
+    expected = {str(r["event_id"]): (r["subject"], r["payload"]) for r in await conn.fetch(
+        "SELECT event_id, $1 || '.events.' || thread_id || '.' || run_id AS subject, "
+        "convert_to(jsonb_build_object('event_id', event_id, 'run_id', run_id, 'thread_id', thread_id, "
+        "'seq', seq, 'event', event, 'data', data)::text, 'UTF8') AS payload FROM events", nats_prefix)}
+    assert len(expected) == len(msgs) == 24
+    for m in msgs:
+        assert (m.subject, m.data) == expected[m.headers["Nats-Msg-Id"]]
+
+
+async def test_rows_written_before_migration_0012_are_published_as_they_are(
+        config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """Rows that carry their event's JSON and subject (written before the migration, or by an engine of the
+    previous version during a rolling deploy) go out unchanged, in order with the rows after them."""
+    writer = OutboxWriter(nats_prefix)
+    runs = writer.new_runs(3)
+    for run in runs:
+        await writer.append(conn, run, 3, legacy=True)
+    await writer.interleaved(conn, runs, steps=3)
+    relay = Relay(config)
+    async with running(relay):
+        await eventually(lambda: all_published(config.database_url), within=30, what="all published")
+    assert relay.stats.published == 18 and relay.stats.skipped == 0
+    assert_exactly_once_in_order(await stream_messages(config.nats_url, config), writer.expected)
+
+
+async def test_rows_whose_events_are_gone_do_not_block_the_relay(
+        config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """A row whose event was deleted before anything kept it has nothing to publish: the relay skips it,
+    counts it and deletes it, and publishes every other run's rows (before, between and after them)."""
+    writer = OutboxWriter(nats_prefix)
+    gone, kept = writer.new_runs(2)
+    await writer.interleaved(conn, [gone, kept], steps=30)
+    await conn.execute("DELETE FROM events WHERE run_id = $1", gone)
+    relay = Relay(replace(config, batch_size=7))
+    async with running(relay):
+        await eventually(lambda: all_published(config.database_url), within=30, what="backlog drained")
+        await writer.append(conn, kept, 3)
+        await eventually(lambda: all_published(config.database_url), within=30, what="new rows published")
+    assert (relay.stats.skipped, relay.stats.published) == (30, 33)
+    assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    assert_exactly_once_in_order(await stream_messages(config.nats_url, config), {kept: writer.expected[kept]})
+
+
+async def test_a_deleted_threads_unpublished_events_are_still_published(
+        config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """Deleting a thread deletes its events; the ones not yet published (the `end` of each run the deletion
+    interrupted, which its live streams wait for) move into their outbox rows first and go out as they were."""
+    writer = OutboxWriter(nats_prefix)
+    deleted, other = writer.new_runs(2)
+    await writer.interleaved(conn, [deleted, other], steps=5)
+    async with conn.transaction():
+        await conn.execute(sql.queries("threads.sql")["delete_events_of_threads"], [writer.threads[deleted]])
+    assert await conn.fetchval("SELECT count(*) FROM events WHERE run_id = $1", deleted) == 0
+    relay = Relay(config)
+    async with running(relay):
+        await eventually(lambda: all_published(config.database_url), within=30, what="all published")
+    assert (relay.stats.published, relay.stats.skipped) == (10, 0)
+    assert_exactly_once_in_order(await stream_messages(config.nats_url, config), writer.expected)
 
 
 async def test_graceful_stop_releases_the_lock(config: RelayConfig, conn: Any) -> None:

@@ -8,12 +8,19 @@ SELECT pg_try_advisory_lock($1::bigint)
 -- Delete the rows $1 (published), then fetch the oldest $2 unpublished rows: one statement, one round trip.
 -- Never a high-water mark: ids of different runs commit out of order. Within a run, id order is seq order.
 -- The SELECT reads the snapshot from before the DELETE, in which the rows just deleted still exist: hence
--- `<> ALL($1)`. The message is built from the row's event, the bytes the engine used to store in the row
--- (`payload`, which rows written before migration 0012, and a deleted thread's unpublished rows, still
--- carry); the subject from the row's prefix (or its stored `subject`, likewise). `payload` is NULL for a row
--- whose event is gone: the relay skips it. The uuids come as text: they only ever go into message headers.
+-- `<> ALL($1)`. The rows are chosen first (`next`: its LIMIT keeps the join below from building a message
+-- for every row of the backlog, whatever the planner thinks of the table's size), then each message is
+-- built from the row's event: the bytes the engine used to store in the row (`payload`, which rows
+-- written before migration 0012, and a deleted thread's unpublished rows, still carry); the subject from
+-- the row's prefix (or its stored `subject`, likewise). `payload` is NULL for a row whose event is gone:
+-- the relay skips it. The uuids come as text: they only ever go into message headers.
 WITH done AS (
     DELETE FROM outbox WHERE id = ANY($1::bigint[])
+), next AS (
+    SELECT id, event_id, run_id, thread_id, seq, subject, subject_prefix, payload, created_at FROM outbox
+    WHERE published_at IS NULL AND id <> ALL($1::bigint[])
+    ORDER BY id
+    LIMIT $2
 )
 SELECT o.id, o.event_id::text, o.run_id::text, o.thread_id::text, o.seq,
        COALESCE(o.subject, o.subject_prefix || '.events.' || o.thread_id::text || '.' || o.run_id::text),
@@ -21,10 +28,8 @@ SELECT o.id, o.event_id::text, o.run_id::text, o.thread_id::text, o.seq,
            convert_to(jsonb_build_object('event_id', e.event_id, 'run_id', e.run_id, 'thread_id', e.thread_id,
                                          'seq', e.seq, 'event', e.event, 'data', e.data)::text, 'UTF8') END),
        extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS age
-FROM outbox o LEFT JOIN events e ON o.payload IS NULL AND e.event_id = o.event_id
-WHERE o.published_at IS NULL AND o.id <> ALL($1::bigint[])
+FROM next o LEFT JOIN events e ON o.payload IS NULL AND e.event_id = o.event_id
 ORDER BY o.id
-LIMIT $2
 
 -- name: count_unpublished
 SELECT count(*) FROM outbox WHERE published_at IS NULL

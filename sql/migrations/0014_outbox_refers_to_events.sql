@@ -15,8 +15,8 @@ ALTER TABLE outbox
     ALTER COLUMN subject DROP NOT NULL,
     ADD COLUMN subject_prefix text;
 
--- Every row in the table is unpublished now (a published row is deleted, not marked): the relay reads the
--- backlog through the primary key, and an insert writes one index entry, not two. `published_at` and its
--- index stay for rows a relay of the previous version marks during a rolling deploy (new relays delete
--- them); no new row sets it, so that index gets no entry per insert.
-DROP INDEX outbox_unpublished;
+-- `published_at` and its two partial indexes stay: no new row sets it (the published_at index gets no
+-- entry per insert), rows a relay of the previous version marks during a rolling deploy have it (new
+-- relays delete them), and `outbox_unpublished` is what keeps the relay's fetch an ordered index scan
+-- whatever the planner's estimate of a table that empties and fills all the time (on the primary key
+-- alone, an outbox without fresh statistics was scanned and sorted whole at every fetch).

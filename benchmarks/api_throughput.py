@@ -463,7 +463,7 @@ async def capture_plans(target: Target, out: Path, runs: int = 3) -> list[str]:
         await asyncio.sleep(1.0)
         for _ in range(runs):
             await one_wait(client)
-        # a minute of background passes: the relay's publish and retention (every 60 s), the housekeeping
+        # a minute of background passes: the relay's publish and cleanup (every 60 s), the housekeeping
         # sweeps (TTL, idempotency keys, store items, finished jobs: every 60 s), the reaper, the sampler
         await asyncio.sleep(65.0)
     finally:

@@ -11,7 +11,7 @@ SELECT pg_try_advisory_lock($1::bigint)
 -- `<> ALL($1)`. The rows are chosen first (`next`: its LIMIT keeps the join below from building a message
 -- for every row of the backlog, whatever the planner thinks of the table's size), then each message is
 -- built from the row's event: the bytes the engine used to store in the row (`payload`, which rows
--- written before migration 0012, and a deleted thread's unpublished rows, still carry); the subject from
+-- written before migration 0014, and a deleted thread's unpublished rows, still carry); the subject from
 -- the row's prefix (or its stored `subject`, likewise). `payload` is NULL for a row whose event is gone:
 -- the relay skips it. The uuids come as text: they only ever go into message headers.
 WITH done AS (
@@ -38,7 +38,7 @@ SELECT count(*) FROM outbox WHERE published_at IS NULL
 DELETE FROM outbox WHERE id = ANY($1::bigint[])
 
 -- name: delete_marked
--- Rows a relay of the version before migration 0012 marked published instead of deleting them (a rolling
+-- Rows a relay of the version before migration 0014 marked published instead of deleting them (a rolling
 -- deploy), a bounded batch at a time.
 WITH doomed AS (
     SELECT id FROM outbox WHERE published_at IS NOT NULL ORDER BY published_at LIMIT $1

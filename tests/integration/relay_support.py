@@ -26,7 +26,7 @@ WITH ev AS (
 INSERT INTO outbox (event_id, run_id, thread_id, seq, subject_prefix)
 SELECT event_id, run_id, thread_id, seq, $7 FROM ev ORDER BY seq
 """
-# an outbox row as written before migration 0012: the event's JSON and the whole subject in the row
+# an outbox row as written before migration 0014: the event's JSON and the whole subject in the row
 INSERT_LEGACY = ("INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload) "
                  "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::bytea[])")
 
@@ -61,7 +61,7 @@ class OutboxWriter:
 
     async def append(self, conn: Any, run: uuid.UUID, n: int = 1, *, legacy: bool = False) -> None:
         """One transaction appending `n` events to `run` (like one engine step); `legacy`: outbox rows that
-        carry their event's JSON and subject (no `events` rows), as rows written before migration 0012."""
+        carry their event's JSON and subject (no `events` rows), as rows written before migration 0014."""
         thread = self.threads[run]
         start = len(self.expected[run]) + 1
         ids = [uuid.uuid4() for _ in range(n)]

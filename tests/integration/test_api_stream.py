@@ -444,7 +444,7 @@ async def test_api_consumes_events_only_while_a_stream_is_open(database_url: str
 async def test_the_relay_publishes_each_event_as_it_was_committed(database_url: str, nats_url: str,
                                                                   nats_prefix: str) -> None:
     """The outbox refers to the events: what reaches JetStream is each `events` row as JSON (the bytes the
-    engine stored in the outbox before migration 0012), on its run's subject, and the outbox is empty once
+    engine stored in the outbox before migration 0014), on its run's subject, and the outbox is empty once
     everything is published."""
     async with live_stack(database_url, nats_url, nats_prefix, GRAPHS) as st:
         client = get_client(url=st.url, api_key=None)

@@ -348,7 +348,7 @@ async def test_published_rows_are_deleted_and_so_are_rows_an_older_relay_marked(
 
 async def test_the_message_is_the_event_byte_for_byte(config: RelayConfig, conn: Any, nats_prefix: str) -> None:
     """The relay builds each message from the event its row refers to: the bytes the engine stored in the
-    row before migration 0012 (jsonb's text of the same object), on the same subject."""
+    row before migration 0014 (jsonb's text of the same object), on the same subject."""
     writer = OutboxWriter(nats_prefix)
     runs = writer.new_runs(3)
     await writer.interleaved(conn, runs, steps=4, per_step=2)
@@ -366,7 +366,7 @@ async def test_the_message_is_the_event_byte_for_byte(config: RelayConfig, conn:
         assert (m.subject, m.data) == expected[m.headers["Nats-Msg-Id"]]
 
 
-async def test_rows_written_before_migration_0012_are_published_as_they_are(
+async def test_rows_written_before_migration_0014_are_published_as_they_are(
         config: RelayConfig, conn: Any, nats_prefix: str) -> None:
     """Rows that carry their event's JSON and subject (written before the migration, or by an engine of the
     previous version during a rolling deploy) go out unchanged, in order with the rows after them."""

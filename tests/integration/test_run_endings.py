@@ -144,8 +144,8 @@ async def test_deleting_threads_while_their_runs_commit_steps_answers_no_5xx_and
                 return not rows
 
             await eventually(no_jobs, within=15, what="no job of a deleted run left to run")
-            # the thread's events went with it; their outbox copies (what the relay publishes to live
-            # streams) stay for the relay's retention, each run's `end` among them
+            # the thread's events went with it; those not yet published (no relay runs here) moved into their
+            # outbox rows, for the relay to publish to the runs' live streams, each run's `end` among them
             ends = await sql_rows(database_url, "SELECT e->'data'->>'status' AS s FROM "
                                   "(SELECT convert_from(payload, 'UTF8')::jsonb AS e FROM outbox "
                                   "WHERE run_id = ANY($1::uuid[])) o WHERE e->>'event' = 'end'", runs)

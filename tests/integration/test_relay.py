@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 import sql
 from duragraph.services import EmbeddedNats, free_port
+from engine.durable.migrate import migrate
 from relay import Relay, RelayConfig, ensure_stream
 from relay import outbox as relay_outbox
 from relay.publish import publish_batch
@@ -379,6 +381,36 @@ async def test_rows_written_before_migration_0014_are_published_as_they_are(
     async with running(relay):
         await eventually(lambda: all_published(config.database_url), within=30, what="all published")
     assert relay.stats.published == 18 and relay.stats.skipped == 0
+    assert_exactly_once_in_order(await stream_messages(config.nats_url, config), writer.expected)
+
+
+async def test_rows_queued_when_migration_0014_runs_are_published_after_it(
+        config: RelayConfig, conn: Any, nats_prefix: str) -> None:
+    """A database one migration back, with a backlog the previous engine wrote (sql/events.sql before 0014:
+    each row carrying its event's JSON and subject, NOT NULL), is migrated; the new relay publishes that
+    backlog unchanged, then the new engine's rows, in order."""
+    await conn.execute("ALTER TABLE outbox DROP COLUMN subject_prefix, ALTER COLUMN payload SET NOT NULL, "
+                       "ALTER COLUMN subject SET NOT NULL")
+    await conn.execute("DELETE FROM duragraph_migrations WHERE version = 14")
+    writer = OutboxWriter(nats_prefix)
+    runs = writer.new_runs(3)
+    for run in runs:
+        ids = [uuid.uuid4() for _ in range(4)]
+        await conn.execute(
+            "WITH ev AS (INSERT INTO events (event_id, run_id, thread_id, seq, event, data) "
+            "SELECT e, $2::uuid, $3::uuid, o, 'custom', jsonb_build_object('chunk', $2::uuid::text || '/' || o, 'n', o) "
+            "FROM unnest($1::uuid[]) WITH ORDINALITY AS u(e, o) RETURNING event_id, seq, event, data) "
+            "INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload) "
+            "SELECT event_id, $2, $3, seq, $4, convert_to(jsonb_build_object('event_id', event_id, 'run_id', $2::uuid, "
+            "'thread_id', $3::uuid, 'seq', seq, 'event', event, 'data', data)::text, 'UTF8') FROM ev ORDER BY seq",
+            ids, run, writer.threads[run], f"{nats_prefix}.events.{writer.threads[run]}.{run}")
+        writer.expected[run].extend(ids)
+    assert await migrate(config.database_url) == ["0014_outbox_refers_to_events"]
+    await writer.interleaved(conn, runs, steps=2)
+    relay = Relay(config)
+    async with running(relay):
+        await eventually(lambda: all_published(config.database_url), within=30, what="all published")
+    assert (relay.stats.published, relay.stats.skipped) == (18, 0)
     assert_exactly_once_in_order(await stream_messages(config.nats_url, config), writer.expected)
 
 

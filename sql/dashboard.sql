@@ -78,7 +78,8 @@ WHERE r.run_id = $1
 SELECT k.task_id, k.name, k.step, k.status, k.attempts, k.created_at, k.finished_at, k.checkpoint_id,
        k.spec -> 'send_arg' AS send_arg,
        CASE WHEN k.result_event IS NULL THEN k.outcome ELSE k.outcome || jsonb_build_object('writes', e.data->'writes')
-       END AS outcome, k.thread_id, c.checkpoint
+       END AS outcome, k.thread_id,
+       duragraph_checkpoint_doc(c.checkpoint, c.checkpoint_id, c.parent_checkpoint_id, c.step, c.checkpoint_ns) AS checkpoint
 FROM tasks k LEFT JOIN checkpoints c ON c.checkpoint_id = k.checkpoint_id LEFT JOIN events e ON e.event_id = k.result_event
 WHERE k.run_id = $1
 ORDER BY k.step, k.created_at, k.task_id

@@ -8,7 +8,8 @@ FROM runs WHERE run_id = $1 FOR UPDATE
 -- name: get_run
 -- with the document of the checkpoint a stopped run's output reads (engine/durable/values.py)
 SELECT r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.status, r.kwargs, r.metadata, r.multitask_strategy,
-       r.created_at, r.updated_at, r.error, r.output, r.temporary, c.checkpoint AS output_checkpoint
+       r.created_at, r.updated_at, r.error, r.output, r.temporary,
+       duragraph_checkpoint_doc(c.checkpoint, c.checkpoint_id, c.parent_checkpoint_id, c.step, c.checkpoint_ns) AS output_checkpoint
 FROM runs r LEFT JOIN checkpoints c ON c.checkpoint_id = (r.output->>'checkpoint_id')::uuid
 WHERE r.run_id = $1
 
@@ -83,17 +84,20 @@ ON CONFLICT (checkpoint_id) DO UPDATE SET previous_checkpoint = checkpoints.chec
 
 -- name: get_checkpoint
 -- (metadata: what the row's columns say, then what is stored: migration 0013)
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, created_at,
+       duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint,
        duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints WHERE checkpoint_id = $1
 
 -- name: thread_checkpoint
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, created_at,
+       duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint,
        duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints WHERE thread_id = $1 AND checkpoint_id = $2
 
 -- name: history
-SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, checkpoint, created_at,
+SELECT checkpoint_id, thread_id, checkpoint_ns, parent_checkpoint_id, run_id, step, created_at,
+       duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint,
        duragraph_checkpoint_metadata(metadata, step, thread_id, run_id) AS metadata
 FROM checkpoints
 WHERE thread_id = $1 AND checkpoint_ns = ''
@@ -104,7 +108,8 @@ ORDER BY created_at DESC, checkpoint_id DESC LIMIT $4
 -- name: load_task
 -- (`step_tasks`: the tasks of its superstep, itself included; they are all inserted by one statement)
 SELECT t.task_id, t.name, t.spec, t.status, t.resume, t.checkpoint_id, t.step,
-       extract(epoch FROM clock_timestamp() - t.created_at)::float8 AS queue_wait, r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id, c.checkpoint,
+       extract(epoch FROM clock_timestamp() - t.created_at)::float8 AS queue_wait, r.status AS run_status, r.thread_id, r.graph_id, r.kwargs, r.assistant_id,
+       duragraph_checkpoint_doc(c.checkpoint, c.checkpoint_id, c.parent_checkpoint_id, c.step, c.checkpoint_ns) AS checkpoint,
        (SELECT count(*) FROM tasks s WHERE s.run_id = t.run_id AND s.checkpoint_id = t.checkpoint_id) AS step_tasks
 FROM tasks t JOIN runs r ON r.run_id = t.run_id JOIN checkpoints c ON c.checkpoint_id = t.checkpoint_id
 WHERE t.run_id = $1 AND t.task_id = $2
@@ -173,7 +178,7 @@ SELECT data FROM events WHERE thread_id = $3 AND event = 'task_result' AND data-
 ORDER BY pos DESC LIMIT 1
 
 -- name: child_checkpoint
-SELECT checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = $2
+SELECT duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint FROM checkpoints WHERE parent_checkpoint_id = $1 AND run_id = $2
 
 -- name: complete_task_locked
 -- After `lock_run` (a statement of its own: this one's snapshot must be taken once the lock is held, or a
@@ -318,12 +323,14 @@ UPDATE checkpoints SET checkpoint = previous_checkpoint, previous_checkpoint = N
 WHERE replaced_by_run = $1
 
 -- name: newest_checkpoint
-SELECT checkpoint_id, checkpoint FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
+SELECT checkpoint_id, duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint
+FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = ''
 ORDER BY created_at DESC, checkpoint_id DESC LIMIT 1
 
 -- name: checkpoint_docs
 -- root checkpoints by id, for what a thread's head or a run's output shows (engine/durable/values.py)
-SELECT checkpoint_id, thread_id, checkpoint FROM checkpoints WHERE checkpoint_id = ANY($1::uuid[])
+SELECT checkpoint_id, thread_id, duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint
+FROM checkpoints WHERE checkpoint_id = ANY($1::uuid[])
 
 -- name: finish_run
 -- A locked run ends, in ONE round trip: its open steps are dropped (their queued jobs deleted, running ones

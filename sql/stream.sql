@@ -23,7 +23,8 @@ WITH first AS (
     SELECT (data->>'parent_checkpoint_id')::uuid AS parent FROM events
     WHERE run_id = $1 AND event = 'checkpoint' ORDER BY seq LIMIT 1
 )
-SELECT checkpoint FROM checkpoints WHERE checkpoint_id = CASE
+SELECT duragraph_checkpoint_doc(checkpoint, checkpoint_id, parent_checkpoint_id, step, checkpoint_ns) AS checkpoint
+FROM checkpoints WHERE checkpoint_id = CASE
     WHEN EXISTS (SELECT 1 FROM first) THEN (SELECT parent FROM first)
     ELSE (SELECT checkpoint_id FROM runs WHERE run_id = $1) END
 

@@ -5,7 +5,8 @@ that is plain JSON is stored as itself; anything else (LangChain messages, pydan
 datetimes, sets, `Send`...) is stored through LangGraph's own serializer as `{"__lg__": <base64 msgpack>}`
 and comes back as the same Python object.
 
-Channel blobs (`pack` / `unpack`): LangGraph's serializer's msgpack bytes, stored as bytea.
+Channel blobs (`pack` / `unpack`): LangGraph's serializer's msgpack bytes, stored as bytea (deflated when
+large enough for it to pay).
 
 Wire (`wire_dumps` / `to_wire`): what the API returns and events carry, in the shapes the official
 server returns (a message is `{"type": "ai", "content": ..., "id": ..., ...}`).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import operator
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -77,17 +79,33 @@ def decode(value: Any) -> Any:
 
 def pack(payload: dict[str, Any]) -> bytes:
     """`payload` as LangGraph's serializer writes it (msgpack, as its own Postgres saver stores channel
-    values in bytea): what a checkpoint's channel blobs hold, binary (no base64, no JSON wrapping)."""
+    values in bytea): what a checkpoint's channel blobs hold, binary (no base64, no JSON wrapping). Past
+    `DEFLATE_FROM` bytes it is deflated (zlib) when that saves a tenth: text, a chat's messages."""
+    return pack_sized(payload)[0]
+
+
+def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
+    """`pack`, and the size of the serialized value before deflating (what the state limit counts)."""
     try:
         kind, data = _SERDE.dumps_typed(payload)
     except Exception as exc:
         raise UnserializableValue(f"a value cannot be stored: {exc}") from exc
-    assert kind == "msgpack", kind  # (a dict is always msgpack)
-    return data
+    assert kind == "msgpack", kind  # (a dict is always msgpack: its first byte is a map's, never zlib's)
+    if len(data) >= DEFLATE_FROM:
+        deflated = zlib.compress(data, 1)
+        if len(deflated) * 10 <= len(data) * 9:
+            return deflated, len(data)
+    return data, len(data)
 
 
 def unpack(data: bytes) -> dict[str, Any]:
+    if data[:1] == _ZLIB:
+        data = zlib.decompress(data)
     return _SERDE.loads_typed(("msgpack", data))  # type: ignore[no-any-return]
+
+
+DEFLATE_FROM = 256
+_ZLIB = b"\x78"  # a zlib stream's first byte (deflate, 32 KiB window); a msgpack map starts with 0x80-0x8f
 
 
 def encode_items(items: list[Any]) -> list[Any]:

@@ -131,18 +131,15 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
                 and len(value) >= len(old) and all(a is b or a == b for a, b in zip(old, value, strict=False))):
             changes[ch] = ("append", value[len(old):])
             if depth < FULL_EVERY:  # a delta: the items appended to the version it extends
-                blob = {"channel": ch, "version": version, "base": base, "depth": depth,
-                        "data": codec.pack({"items": value[len(old):]})}
+                blob = _blob(ch, version, base, depth, {"items": value[len(old):]})
             else:  # a chunk: the items appended since the previous chunk, over that chunk
                 depth = 0
-                blob = {"channel": ch, "version": version, "base": chunk[0], "depth": 0,
-                        "data": codec.pack({"items": value[chunk[1]:]})}
+                blob = _blob(ch, version, chunk[0], 0, {"items": value[chunk[1]:]})
                 chunks[ch] = [version, len(value)]
         else:
             depth = 0
             changes[ch] = ("set", value)
-            blob = {"channel": ch, "version": version, "base": None, "depth": 0,
-                    "data": codec.pack({"items": value} if isinstance(value, list) else {"value": value})}
+            blob = _blob(ch, version, None, 0, {"items": value} if isinstance(value, list) else {"value": value})
             if isinstance(value, list):
                 chunks[ch] = [version, len(value)]
             else:
@@ -157,15 +154,24 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
     return doc
 
 
+ROW_COLUMNS = ("id", "parent_id", "step", "ns")  # what a checkpoint's row holds in columns of its own
+
+
+def _blob(channel: str, version: Any, base: str | None, depth: int, payload: dict[str, Any]) -> dict[str, Any]:
+    data, size = codec.pack_sized(payload)
+    return {"channel": channel, "version": version, "base": base, "depth": depth, "data": data, "size": size}
+
+
 def storable(doc: dict[str, Any]) -> dict[str, Any]:
-    """The document as stored: no resolved values, no blobs (they go to their own rows), LangGraph's part
-    packed (a root checkpoint's; a document that embeds its values keeps it as it is)."""
-    out = {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs", "lg", PACKED)}
+    """The document as stored: no resolved values, no blobs (they go to their own rows). A root checkpoint's
+    keeps LangGraph's part packed and leaves out what its row's columns hold (`ROW_COLUMNS`: the queries
+    that read a document put them back, `duragraph_checkpoint_doc` in migration 0015); a document that
+    embeds its values keeps everything as it is."""
     lg = lg_of(doc)
     if "channel_values" in lg:
-        out["lg"] = lg
-    else:
-        out[PACKED] = _packed(lg)
+        return {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs")}
+    out = {k: v for k, v in doc.items() if k not in (RESOLVED, CHANGES, "blobs", "lg", PACKED, *ROW_COLUMNS)}
+    out[PACKED] = _packed(lg)
     return out
 
 

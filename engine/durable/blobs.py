@@ -4,8 +4,9 @@ step changed; appends to a list are stored as the appended items (engine/core/sa
 `resolve` puts a loaded document's values back before the runtime reads it. Values already seen by
 this process come from a cache (a thread's next step reads what its previous step wrote), so a step
 decodes only what changed; the rest comes from `checkpoint_blobs`, a list rebuilt from its last full
-value and the deltas since. A row's value is LangGraph's serializer's msgpack in `data` (bytea); rows
-written before migration 0013 hold JSON in `value` (base64 msgpack per item) and read as they did.
+value and the deltas since. A row's value is LangGraph's serializer's msgpack in `data` (bytea, deflated
+when large: `codec.pack`); rows written before migration 0013 hold JSON in `value` (base64 msgpack per
+item) and read as they did.
 """
 
 from __future__ import annotations
@@ -133,6 +134,11 @@ def columns(docs: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
     blobs = [b for d in docs for b in d.get("blobs") or []]
     return ([b["channel"] for b in blobs], [str(b["version"]) for b in blobs], [b["base"] for b in blobs],
             [b["depth"] for b in blobs], [b["data"] for b in blobs])
+
+
+def serialized_sizes(docs: Sequence[dict[str, Any]]) -> list[int]:
+    """The sizes of the values the documents bring, serialized (before deflating: what the state limit counts)."""
+    return [b["size"] for d in docs for b in d.get("blobs") or []]
 
 
 async def insert(conn: asyncpg.Connection, thread_id: uuid.UUID | str, docs: Sequence[dict[str, Any]]) -> None:

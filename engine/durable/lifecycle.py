@@ -199,7 +199,8 @@ async def apply_decision(
     assert head is not None, "a decision without any checkpoint to stand on"
     blob_columns = blobs.columns(decision.checkpoints)
     try:
-        check_stored([*docs, *blob_columns[4]], rt.state_bytes, f"The state after step {steps[-1] if steps else 0}")
+        check_stored([*docs, *blobs.serialized_sizes(decision.checkpoints)], rt.state_bytes,
+                     f"The state after step {steps[-1] if steps else 0}")
     except StateTooLarge as exc:
         # nothing of this decision is stored: the run ends error, the thread's head stays where it was
         log.warning("run %s: %s", run["run_id"], exc.detail)

@@ -14,20 +14,24 @@ from collections.abc import Iterable
 from engine.errors import StateTooLarge
 
 
-def stored_size(text: str | bytes) -> int:
-    """Bytes of a stored JSON text (its UTF-8 length; ASCII text is counted without encoding)."""
+def stored_size(text: str | bytes | int) -> int:
+    """Bytes of a stored JSON text (its UTF-8 length; ASCII text is counted without encoding), of a binary
+    value, or a size measured already (a channel value serialized before it was deflated)."""
+    if isinstance(text, int):
+        return text
     if isinstance(text, bytes):
         return len(text)
     return len(text) if text.isascii() else len(text.encode())
 
 
-def check_stored(texts: str | bytes | Iterable[str | bytes | None] | None, limit: int | None, what: str) -> None:
-    """Raise StateTooLarge when `texts` (the JSON about to be stored together, as text or UTF-8 bytes) are
-    over `limit` bytes."""
+def check_stored(texts: str | bytes | Iterable[str | bytes | int | None] | None, limit: int | None,
+                 what: str) -> None:
+    """Raise StateTooLarge when `texts` (the JSON about to be stored together, as text or UTF-8 bytes, or
+    the sizes of values serialized already) are over `limit` bytes."""
     if texts is None or limit is None:
         return
     parts = [texts] if isinstance(texts, str | bytes) else [t for t in texts if t is not None]
-    if sum(len(t) for t in parts) * 4 <= limit:
+    if sum(t if isinstance(t, int) else len(t) for t in parts) * 4 <= limit:
         return
     size = sum(stored_size(t) for t in parts)
     if size > limit:

@@ -215,7 +215,7 @@ class StateService:
             except EngineError as exc:
                 raise InvalidInput(exc.message) from exc
             cps = decision.checkpoints
-            check_stored([*(jsonb_text(storable(cp)) for cp in cps), *blobs.columns(cps)[4]], self.rt.state_bytes,
+            check_stored([*(jsonb_text(storable(cp)) for cp in cps), *blobs.serialized_sizes(cps)], self.rt.state_bytes,
                          "The updated state")
             await blobs.insert(conn, thread_id, cps)
             blobs.remember(thread_id, cps)

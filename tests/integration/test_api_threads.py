@@ -201,15 +201,17 @@ async def test_copy_remaps_checkpoints(client: LangGraphClient, database_url: st
     assert copy["thread_id"] != t["thread_id"]
     assert copy["metadata"] == {"owner": "me"} and copy["values"] == {"n": 2}
 
-    rows = await sql_rows(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1 ORDER BY created_at",
-                      uuid.UUID(copy["thread_id"]))
+    rows = await sql_rows(database_url, "SELECT *, duragraph_checkpoint_doc(checkpoint, checkpoint_id, "
+                          "parent_checkpoint_id, "
+                          "step, checkpoint_ns) AS doc FROM checkpoints "
+                          "WHERE thread_id = $1 ORDER BY created_at", uuid.UUID(copy["thread_id"]))
     assert len(rows) == len(old) >= 3
     new_ids = [r["checkpoint_id"] for r in rows]
     assert not set(new_ids) & set(old)
     assert rows[0]["parent_checkpoint_id"] is None
     assert [r["parent_checkpoint_id"] for r in rows[1:]] == new_ids[:-1]
-    assert [r["checkpoint"]["id"] for r in rows] == [str(i) for i in new_ids]
-    assert rows[-1]["checkpoint"]["parent_id"] == str(new_ids[-2])
+    assert [r["doc"]["id"] for r in rows] == [str(i) for i in new_ids]  # the document as queries read it
+    assert rows[-1]["doc"]["parent_id"] == str(new_ids[-2])
     history = await client.threads.get_history(copy["thread_id"], limit=10)
     assert len(history) == len(rows) and all(h["metadata"]["thread_id"] == copy["thread_id"] for h in history)
     head = await sql_rows(database_url, "SELECT checkpoint_id FROM threads WHERE thread_id = $1",
@@ -230,9 +232,12 @@ async def test_prune(client: LangGraphClient, database_url: str) -> None:
 
     result = await client.threads.prune([c["thread_id"], str(uuid.uuid4())], strategy="keep_latest")
     assert result == {"pruned_count": 1}
-    rows = await sql_rows(database_url, "SELECT * FROM checkpoints WHERE thread_id = $1", uuid.UUID(c["thread_id"]))
+    rows = await sql_rows(database_url, "SELECT *, duragraph_checkpoint_doc(checkpoint, checkpoint_id, "
+                          "parent_checkpoint_id, "
+                          "step, checkpoint_ns) AS doc FROM checkpoints "
+                          "WHERE thread_id = $1", uuid.UUID(c["thread_id"]))
     assert [r["checkpoint_id"] for r in rows] == [ids[-1]]
-    assert rows[0]["parent_checkpoint_id"] is None and rows[0]["checkpoint"]["parent_id"] is None
+    assert rows[0]["parent_checkpoint_id"] is None and rows[0]["doc"]["parent_id"] is None
     assert (await client.threads.get(c["thread_id"]))["values"] == {"n": 2}
 
     assert await client.threads.prune([a["thread_id"], b["thread_id"], str(uuid.uuid4())]) == {"pruned_count": 2}

@@ -1,7 +1,8 @@
 """How checkpoints are stored does not change what they read as: every checkpoint of a long list (deltas,
 chunks) reads exactly, at the head, in history, forked and updated; rows written in the format before
 migration 0013 (JSON blobs with base64, long versions, LangGraph's part of a document unpacked, the full
-metadata in every row) read the same and their thread goes on in its own version format."""
+metadata in every row, documents that repeat their row's columns) read the same and their thread goes on in
+its own version format."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from langchain_core.messages import AIMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
 from engine.core import codec
-from engine.core.saver import FULL_EVERY, PACKED, lg_of
+from engine.core.saver import FULL_EVERY, PACKED, ROW_COLUMNS, lg_of
 from engine.durable import blobs
 from engine.durable.db import connect
 from tests.integration.engine_support import Engine, engine
@@ -65,6 +66,10 @@ async def test_every_checkpoint_of_a_long_list_reads_exactly(database_url: str) 
             await e.run("log", tid, input={"items": [f"input {t}"]})
         history = await _history(e, tid)
         assert len(history) == 3 * turns
+        async with e.pool.acquire() as conn:  # stored without what the row's columns say, LangGraph's part packed
+            for row in await conn.fetch("SELECT checkpoint, metadata FROM checkpoints WHERE thread_id = $1", tid):
+                assert PACKED in row["checkpoint"] and not set(ROW_COLUMNS) & set(row["checkpoint"])
+                assert not {"step", "thread_id", "run_id", "parents"} & set(row["metadata"])
         for snap in history:  # the list a checkpoint shows is its step's: rebuilt from its own rows
             items = snap["values"].get("items", [])
             assert items == [x for t in range(len(items) // 2 + 1)
@@ -115,7 +120,9 @@ async def _to_legacy(conn: asyncpg.Connection, tid: uuid.UUID, graph_id: str) ->
             tid, row["channel"], _legacy_version(row["version"]),
             _legacy_version(row["base"]) if row["base"] else None, value, row["version"])
     for row in await conn.fetch("SELECT * FROM checkpoints WHERE thread_id = $1", tid):
-        doc = dict(row["checkpoint"])
+        doc = {"id": str(row["checkpoint_id"]), "step": row["step"], "ns": row["checkpoint_ns"],
+               "parent_id": str(row["parent_checkpoint_id"]) if row["parent_checkpoint_id"] else None,
+               **row["checkpoint"]}
         lg = _legacy_lg(lg_of(doc))
         doc.pop(PACKED)
         doc["lg"] = lg
@@ -141,8 +148,9 @@ async def test_rows_written_before_migration_0013_read_the_same(database_url: st
             await _to_legacy(conn, tid, "chat")
             assert await conn.fetchval(
                 "SELECT count(*) FROM checkpoint_blobs WHERE thread_id = $1 AND data IS NOT NULL", tid) == 0
-            raw = await conn.fetchrow("SELECT metadata FROM checkpoints WHERE thread_id = $1 LIMIT 1", tid)
+            raw = await conn.fetchrow("SELECT metadata, checkpoint FROM checkpoints WHERE thread_id = $1 LIMIT 1", tid)
             assert "thread_id" in raw["metadata"] and "step" in raw["metadata"]
+            assert "lg" in raw["checkpoint"] and "id" in raw["checkpoint"] and PACKED not in raw["checkpoint"]
             assert await _history(e, tid) == before
             assert await e.state.get(tid) == head_before
             assert len(await e.state.history(tid, metadata={"step": before[0]["metadata"]["step"]})) == 1

@@ -1,0 +1,46 @@
+"""The stored forms of a checkpoint's parts: channel versions order as LangGraph compares them (and a
+thread begun with the older form keeps it), blobs round-trip whether deflated or not."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+
+from langchain_core.messages import AIMessage
+
+from engine.core import codec
+from engine.core.saver import new_version
+
+LEGACY = re.compile(r"[0-9]{32}\.[0-9a-f]{16}")
+
+
+def test_versions_sort_as_their_counters_and_are_short() -> None:
+    versions, v = [], None
+    for _ in range(70_000):  # across the 1 -> 2 -> 3 -> 4 -> 5 hex digit boundaries
+        v = new_version(v)
+        versions.append(v)
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert max(versions) == versions[-1] and len(versions[-1]) <= 15
+    assert not any(LEGACY.fullmatch(x) for x in versions)
+    # two branches from one version get different versions of the same counter
+    assert new_version(versions[10]) != new_version(versions[10])
+
+
+def test_a_thread_in_the_older_form_keeps_it() -> None:
+    old = "00000000000000000000000000000117.b01a9035ea29126d"
+    nxt = new_version(old)
+    assert LEGACY.fullmatch(nxt) and nxt.startswith("00000000000000000000000000000118.") and nxt > old
+
+
+def test_blobs_round_trip_deflated_or_not() -> None:
+    small = {"items": [1, "two", None]}
+    text = {"items": [AIMessage("words " * 300, id="m")]}
+    noise = {"value": os.urandom(2000)}  # does not deflate: stored as it is
+    b64 = {"value": base64.b64encode(os.urandom(1500)).decode()}
+    for payload in (small, text, noise, b64, {"value": None}):
+        data, size = codec.pack_sized(payload)
+        assert codec.unpack(data) == payload
+        assert size >= len(data)
+    assert codec.pack(small)[:1] != b"\x78" and codec.pack(noise)[:1] != b"\x78"
+    assert codec.pack(text)[:1] == b"\x78" and len(codec.pack(text)) < codec.pack_sized(text)[1] // 4

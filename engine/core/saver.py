@@ -5,7 +5,8 @@ write into it; the durable layer then persists what was written (`puts`, `writes
 
 Checkpoint documents are JSON. A root-namespace checkpoint keeps only its channels' versions; the values
 are blobs, one per (channel, version), and a checkpoint brings only the blobs of the channels its step
-changed (`blobs`, as LangGraph's own Postgres saver does). A list the step only appended to is a delta
+changed (`blobs`, as LangGraph's own Postgres saver does; a None value, a branch's trigger, is listed in the
+document instead, `NULLS`). A list the step only appended to is a delta
 (the appended items, over the version it extends); every `FULL_EVERY` deltas, a chunk row gathers the
 items appended since the previous chunk, so a read replays at most `FULL_EVERY` deltas (then one row per
 chunk) and every item is stored at most twice, however long the list grows. The
@@ -39,6 +40,7 @@ from engine.core import codec
 RESOLVED = "_values"  # a loaded document's channel values, as Python objects (not stored)
 CHANGES = "_changes"  # what a new checkpoint changed: channel -> ("set", value) | ("append", items) | ("unset",)
 FULL_EVERY = 32  # deltas of a list channel between two chunks
+NULLS = "nulls"  # the channels whose value is None: no blob row, the document lists them
 
 
 def new_version(current: Any) -> str:
@@ -122,6 +124,11 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
             changes[ch] = ("unset",)
             continue
         value = values[ch]
+        if value is None:  # (a branch's trigger, mostly) listed in the document: no row
+            changes[ch] = ("set", None)
+            depths.pop(ch, None)
+            chunks.pop(ch, None)
+            continue
         version = checkpoint["channel_versions"][ch]
         old = prev_values.get(ch)
         base = prev_versions.get(ch)
@@ -144,10 +151,16 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
                 chunks[ch] = [version, len(value)]
             else:
                 chunks.pop(ch, None)
-        depths[ch] = depth
+        if depth:
+            depths[ch] = depth
+        else:
+            depths.pop(ch, None)
         blobs.append(blob)
     doc["depths"] = depths
     doc["chunks"] = chunks
+    nulls = [ch for ch, v in values.items() if v is None]
+    if nulls:
+        doc[NULLS] = nulls
     doc[CHANGES] = changes
     doc["blobs"] = blobs
     doc[RESOLVED] = values

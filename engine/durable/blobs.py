@@ -20,7 +20,7 @@ import asyncpg
 
 import sql
 from engine.core import codec
-from engine.core.saver import RESOLVED, lg_of
+from engine.core.saver import NULLS, RESOLVED, lg_of
 
 Q = sql.queries("blobs.sql")
 CACHE_ENTRIES = 512
@@ -72,7 +72,11 @@ async def resolve(conn: asyncpg.Connection, thread_id: uuid.UUID | str, doc: dic
     versions: dict[str, str] = lg_of(doc)["channel_versions"]
     values: dict[str, Any] = {}
     missing: list[tuple[str, str]] = []
+    nulls = doc.get(NULLS) or ()
     for ch, ver in versions.items():
+        if ch in nulls:
+            values[ch] = None
+            continue
         hit, value = CACHE.get((tid, ch, str(ver)))
         if hit:
             values[ch] = value

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage
 from langgraph.graph import START, MessagesState, StateGraph
 
 from engine.core import codec
-from engine.core.saver import FULL_EVERY, PACKED, ROW_COLUMNS, lg_of
+from engine.core.saver import FULL_EVERY, NULLS, PACKED, ROW_COLUMNS, lg_of
 from engine.durable import blobs
 from engine.durable.db import connect
 from tests.integration.engine_support import Engine, engine
@@ -70,6 +70,9 @@ async def test_every_checkpoint_of_a_long_list_reads_exactly(database_url: str) 
             for row in await conn.fetch("SELECT checkpoint, metadata FROM checkpoints WHERE thread_id = $1", tid):
                 assert PACKED in row["checkpoint"] and not set(ROW_COLUMNS) & set(row["checkpoint"])
                 assert not {"step", "thread_id", "run_id", "parents"} & set(row["metadata"])
+            # a branch's trigger (None) is listed in its document, not a row
+            assert await conn.fetchval("SELECT count(*) FROM checkpoint_blobs WHERE thread_id = $1 "
+                                       "AND channel LIKE 'branch:%'", tid) == 0
         for snap in history:  # the list a checkpoint shows is its step's: rebuilt from its own rows
             items = snap["values"].get("items", [])
             assert items == [x for t in range(len(items) // 2 + 1)
@@ -127,6 +130,10 @@ async def _to_legacy(conn: asyncpg.Connection, tid: uuid.UUID, graph_id: str) ->
         doc.pop(PACKED)
         doc["lg"] = lg
         doc["chunks"] = {c: [_legacy_version(v), n] for c, (v, n) in doc["chunks"].items()}
+        for ch in doc.pop(NULLS, []):  # None values had rows of their own
+            await conn.execute(
+                "INSERT INTO checkpoint_blobs (thread_id, channel, version, value) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT DO NOTHING", tid, ch, lg["channel_versions"][ch], {"value": None})
         doc["metadata"] = {"step": doc["step"], "source": doc["source"], "parents": {}}
         meta = {"step": row["step"], "source": doc["source"], "parents": {}, "thread_id": str(tid),
                 "graph_id": graph_id, **row["metadata"]}
@@ -151,6 +158,8 @@ async def test_rows_written_before_migration_0013_read_the_same(database_url: st
             raw = await conn.fetchrow("SELECT metadata, checkpoint FROM checkpoints WHERE thread_id = $1 LIMIT 1", tid)
             assert "thread_id" in raw["metadata"] and "step" in raw["metadata"]
             assert "lg" in raw["checkpoint"] and "id" in raw["checkpoint"] and PACKED not in raw["checkpoint"]
+            assert await conn.fetchval("SELECT count(*) FROM checkpoint_blobs WHERE thread_id = $1 AND value = "
+                                       "'{\"value\": null}'", tid) > 0
             assert await _history(e, tid) == before
             assert await e.state.get(tid) == head_before
             assert len(await e.state.history(tid, metadata={"step": before[0]["metadata"]["step"]})) == 1

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from api.jsonb_form import jsonb_form
 from engine.core import codec
 from engine.core.records import SUBGRAPH_EVENT  # the chunk a subgraph superstep is reported as
 
@@ -128,6 +129,9 @@ class FrameMapper:
     seen_messages: set[str] = field(default_factory=set)
     partial: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the items each task of the current superstep wrote, by channel: a checkpoint event refers to them
+    # (`changes.append_writes`) rather than repeat them (engine/durable/results.py)
+    written: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     run_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -174,6 +178,7 @@ class FrameMapper:
         out: list[Frame] = []
         if "changes" in d:
             self._apply(d["changes"])
+            self.written.clear()  # a superstep's checkpoint: its tasks' writes are in the values now
         elif d.get("source") == "input":
             pass
         else:
@@ -221,7 +226,9 @@ class FrameMapper:
         status = d.get("status")
         out: list[Frame] = []
         interrupts = _interrupts(d.get("interrupts") or [])
-        update = self._update(d.get("writes") or [])
+        update, written = self._update(d.get("writes") or [])
+        if status == "success" and written:
+            self.written[d["id"]] = written
         if status == "interrupted":
             self.interrupts.extend(interrupts)
             if "updates" in self.mode_set:
@@ -282,21 +289,36 @@ class FrameMapper:
             values[key] = value
         for key, items in (changes.get("append") or {}).items():
             values[key] = [*(values.get(key) or []), *items]
+        for key, ref in (changes.get("append_writes") or {}).items():
+            values[key] = [*(values.get(key) or []), *self._appended(key, ref)]
         for key in changes.get("unset") or []:
             values.pop(key, None)
         self.values = values
 
-    def _update(self, writes: Sequence[Sequence[Any]]) -> dict[str, Any] | None:
-        """The node's update: its writes to state keys (routing / internal channels left out)."""
+    def _appended(self, key: str, ref: Mapping[str, Any]) -> list[Any]:
+        """The items a checkpoint appended to `key`, which were the writes of its superstep's tasks `ref["tasks"]`
+        in that order (`ref["ids"]`: the ids `add_messages` gave the messages), in the form the event carried
+        them before it referred to them: as read back from jsonb."""
+        items = [item for tid in ref["tasks"] for item in self.written[tid][key]]
+        ids = ref.get("ids")
+        if ids is not None:
+            items = [{**item, "id": mid} for item, mid in zip(items, ids, strict=True)]
+        return [jsonb_form(item) for item in items]
+
+    def _update(self, writes: Sequence[Sequence[Any]]) -> tuple[dict[str, Any] | None, dict[str, list[Any]]]:
+        """The node's update: its writes to state keys (routing / internal channels left out); and the items
+        it wrote, by key (a write that is not a list is one item)."""
         update: dict[str, Any] = {}
+        written: dict[str, list[Any]] = {}
         for channel, stored in writes:
             if channel in self.state_keys or (not self.state_keys and not _internal(channel)):
                 value = codec.to_wire(codec.decode(stored)) if isinstance(stored, dict) else stored
+                written.setdefault(channel, []).extend(value if isinstance(value, list) else [value])
                 if channel in update and isinstance(update[channel], list) and isinstance(value, list):
                     update[channel] = [*update[channel], *value]
                 else:
                     update[channel] = value
-        return update or None
+        return update or None, written
 
     def _checkpoint_payload(self, d: Mapping[str, Any]) -> dict[str, Any]:
         def config(cid: Any) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from engine.core.saver import CHANGES, storable
 from engine.durable import blobs, events, jobs, metrics, values
 from engine.durable.checkpoint_meta import stored_metadata
 from engine.durable.db import jsonb_text
-from engine.durable.results import StoredResult, stored_result
+from engine.durable.results import StoredResult, appended_writes, stored_result
 from engine.durable.runtime import Runtime
 from engine.durable.sizes import check_stored
 from engine.errors import StateTooLarge
@@ -93,10 +93,12 @@ def interrupts_by_task(pending: Pending) -> dict[str, list[dict[str, Any]]]:
 
 
 def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
-                      view: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                      view: Mapping[str, Any] | None = None, results: Pending | None = None) -> dict[str, Any]:
     """A new checkpoint's event. It carries what the checkpoint changed in the state (`changes`: keys set,
     items appended to a list, keys gone), not the whole state: a stream rebuilds the values from the run's
-    base checkpoint, so an event's size does not grow with the thread's history."""
+    base checkpoint, so an event's size does not grow with the thread's history. Items that are the writes
+    of tasks in `results` (whose `task_result` events the run has before this one) are not repeated:
+    `changes.append_writes` refers to those events instead (engine/durable/results.py)."""
     snap = view if view is not None and CHANGES in cp else state_snapshot(graph, cp, None,
                                                                            values=CHANGES not in cp)
     event: dict[str, Any] = {
@@ -112,11 +114,16 @@ def _checkpoint_event(graph: Any, cp: dict[str, Any], parent_id: str | None,
         event["values"] = snap["values"]
         return event
     keys = set(graph.state_keys)
+    appended = {k: c[1] for k, c in changes.items() if k in keys and c[0] == "append"}
+    refs = {k: ref for k, items in appended.items()
+            if (ref := appended_writes(graph, k, items, results)) is not None} if results else {}
     event["changes"] = {
         "set": {k: codec.to_wire(c[1]) for k, c in changes.items() if k in keys and c[0] == "set"},
-        "append": {k: codec.to_wire(c[1]) for k, c in changes.items() if k in keys and c[0] == "append"},
+        "append": {k: codec.to_wire(items) for k, items in appended.items() if k not in refs},
         "unset": [k for k, c in changes.items() if k in keys and c[0] == "unset"],
     }
+    if refs:
+        event["changes"]["append_writes"] = refs
     return event
 
 
@@ -171,9 +178,11 @@ async def apply_decision(
     pending: Pending | None = None,
     first_events: Sequence[events.Event] = (),
     claim_for: int | None = None,
+    results: Pending | None = None,
 ) -> Enqueued | None:
     """Persist what the core decided, in the caller's transaction. Returns the jobs it enqueued; with
-    `claim_for` (a procrastinate worker id), the first of them is claimed for that worker."""
+    `claim_for` (a procrastinate worker id), the first of them is claimed for that worker. `results`: the
+    outcomes the decision applied whose `task_result` events the run has (or gets before its checkpoints')."""
     graph = rt.graph(run["graph_id"])
     evs = list(first_events)
     head = base
@@ -194,7 +203,8 @@ async def apply_decision(
              "assistant_id": str(run["assistant_id"]), **(run["metadata"] or {})},
             step=int(cp["step"]), run_id=run["run_id"], thread_id=run["thread_id"])))
         if base is None or cp["id"] != base["id"]:  # a re-saved checkpoint (resume) is not news
-            evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]))))
+            evs.append(events.Event("checkpoint", _checkpoint_event(graph, cp, parent, decision.views.get(cp["id"]),
+                                                                 results)))
         head = cp
     assert head is not None, "a decision without any checkpoint to stand on"
     blob_columns = blobs.columns(decision.checkpoints)

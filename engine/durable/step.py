@@ -370,5 +370,7 @@ async def close_step(
         await lifecycle.end_run(conn, rt, run, "error", error=error_json(exc), thread_status="error",
                                 first_events=evs)
         return None
+    # every outcome here is of a task row of this run, whose result event the run has: its own, or the
+    # `cached` one a resume reports a kept outcome with
     return await lifecycle.apply_decision(conn, rt, run, decision, base=checkpoint, pending=outcomes,
-                                          first_events=evs, claim_for=claim_for)
+                                          first_events=evs, claim_for=claim_for, results=outcomes)

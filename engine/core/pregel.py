@@ -180,8 +180,9 @@ def pending_writes(pending: Pending | None) -> list[PendingWrite]:
 
 
 def _seeded(thread_id: str, checkpoint: dict[str, Any] | None, pending: Pending | None,
-            head_id: str | None = None, subgraphs: Sequence[dict[str, Any]] = ()) -> DocSaver:
-    saver = DocSaver(thread_id)
+            head_id: str | None = None, subgraphs: Sequence[dict[str, Any]] = (), *,
+            writes_only: bool = False) -> DocSaver:
+    saver = DocSaver(thread_id, writes_only=writes_only)
     if checkpoint is not None:
         saver.seed(checkpoint, pending_writes(pending))
         if head_id is not None and head_id != checkpoint["id"]:
@@ -454,7 +455,7 @@ async def barrier(
         specs = [s for s, o in outcomes.values() if o.status == "interrupted"]
         return Decision("interrupted", [], specs, interrupts=[i for o in interrupted for i in o.interrupts],
                         checkpoint=checkpoint, outcomes=dict(outcomes), reason="node")
-    saver = _seeded(thread_id, checkpoint, outcomes)
+    saver = _seeded(thread_id, checkpoint, outcomes, writes_only=True)  # no node runs here: only the writes apply
     stop = checkpoint.get("stop")
     limit = (int(stop) - int(checkpoint["step"]) - 2) if stop is not None else run_opts.recursion_limit
     config = run_config(graph, run_opts, thread_id=thread_id, store=store, recursion_limit=limit,

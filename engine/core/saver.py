@@ -21,7 +21,7 @@ import copy
 import re
 import secrets
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,11 +108,15 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
     doc = to_doc(checkpoint, metadata, parent_id, embed=False)
     if doc["metadata"] == _derived_metadata(doc):  # (as a root checkpoint's almost always is)
         del doc["metadata"]
-    # channels hand out their live containers (a join's set grows in place): keep a snapshot of each
-    values = {k: (copy.copy(v) if isinstance(v, (list, set, dict)) else v)
-              for k, v in checkpoint["channel_values"].items()}
     prev_values = values_of(parent) if parent is not None else {}
     prev_versions = lg_of(parent)["channel_versions"] if parent is not None else {}
+    versions = checkpoint["channel_versions"]
+    # a channel at its parent's version holds its parent's value: keep that object (what the process caches
+    # for the version), as LangGraph's savers keep its blob. Channels hand out their live containers (a
+    # join's set grows in place): keep a snapshot of the others
+    values = {k: (prev_values[k] if k in prev_values and k not in changed and versions.get(k) == prev_versions.get(k)
+                  else copy.copy(v) if isinstance(v, (list, set, dict)) else v)
+              for k, v in checkpoint["channel_values"].items()}
     prev_depths = parent.get("depths", {}) if parent is not None else {}
     prev_chunks = parent.get("chunks", {}) if parent is not None else {}
     depths = {ch: d for ch, d in prev_depths.items() if ch in values}
@@ -129,13 +133,14 @@ def blob_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: st
             depths.pop(ch, None)
             chunks.pop(ch, None)
             continue
-        version = checkpoint["channel_versions"][ch]
+        version = versions[ch]
         old = prev_values.get(ch)
         base = prev_versions.get(ch)
         depth = prev_depths.get(ch, 0) + 1
         chunk = prev_chunks.get(ch)
+        # an append: the old list is a prefix of the new one (list equality compares identity first, in C)
         if (isinstance(value, list) and isinstance(old, list) and base is not None and chunk is not None
-                and len(value) >= len(old) and all(a is b or a == b for a, b in zip(old, value, strict=False))):
+                and len(value) >= len(old) and value[:len(old)] == old):
             changes[ch] = ("append", value[len(old):])
             if depth < FULL_EVERY:  # a delta: the items appended to the version it extends
                 blob = _blob(ch, version, base, depth, {"items": value[len(old):]})
@@ -211,14 +216,18 @@ def to_doc(checkpoint: Checkpoint, metadata: CheckpointMetadata, parent_id: str 
     }
 
 
-def from_doc(doc: dict[str, Any]) -> tuple[Checkpoint, CheckpointMetadata]:
+def from_doc(doc: dict[str, Any], copy_only: Collection[str] | None = None) -> tuple[Checkpoint, CheckpointMetadata]:
+    """The checkpoint LangGraph reads. Its containers are copies (the document's values are what the
+    process caches by version): a channel may grow its container in place (a join's set), a reducer may
+    change its input, a node its state. `copy_only`: the channels that can change at all (those the pending
+    writes update); the others are handed out as they are, so reading a long list costs nothing."""
     lg = lg_of(doc)
     checkpoint = Checkpoint(
         v=lg["v"],
         id=doc["id"],
         ts=lg["ts"],
-        # copies: a channel may grow its container in place (a join's set), a reducer may change its input
-        channel_values={k: (copy.copy(v) if isinstance(v, (list, set, dict)) else v)
+        channel_values={k: (copy.copy(v) if isinstance(v, (list, set, dict)) and (copy_only is None or k in copy_only)
+                            else v)
                         for k, v in values_of(doc).items()},
         channel_versions=dict(lg["channel_versions"]),
         versions_seen={k: dict(v) for k, v in lg["versions_seen"].items()},
@@ -252,11 +261,14 @@ class DocSaver(BaseCheckpointSaver[str]):
     """Checkpoints of one thread, by namespace and id. `latest[ns]` is what a read without a checkpoint id
     gets. Every put is recorded in `puts` / `written` for the durable layer to persist."""
 
-    def __init__(self, thread_id: str) -> None:
+    def __init__(self, thread_id: str, *, writes_only: bool = False) -> None:
         # BaseCheckpointSaver.__init__ only sets `serde` (its default, checked against a runtime Protocol:
         # about 40 µs, and a step builds several savers); the same serializer, set directly
         self.serde = BaseCheckpointSaver.serde
         self.thread_id = thread_id
+        # only the pending writes change the channels read from this saver (a barrier: no node runs, no
+        # input): a checkpoint read copies only the channels they write (`from_doc`)
+        self.writes_only = writes_only
         self.saved: dict[tuple[str, str], Saved] = {}
         self.latest: dict[str, str] = {}
         self.puts: list[dict[str, Any]] = []  # new checkpoint documents, in order
@@ -283,7 +295,7 @@ class DocSaver(BaseCheckpointSaver[str]):
             if self.latest.get(ns) == cid:  # a head we only know the id of
                 return CheckpointTuple(self._config(ns, cid), _stub(cid), {"step": -1}, None, [])  # type: ignore[typeddict-item]
             return None
-        checkpoint, metadata = from_doc(saved.doc)
+        checkpoint, metadata = from_doc(saved.doc, {c for _, c, _ in saved.writes} if self.writes_only else None)
         parent = saved.doc.get("parent_id")
         return CheckpointTuple(
             self._config(ns, cid), checkpoint, metadata, self._config(ns, parent) if parent else None,

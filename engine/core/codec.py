@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import ormsgpack
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 TYPED = "__lg__"
@@ -80,7 +81,8 @@ def decode(value: Any) -> Any:
 def pack(payload: dict[str, Any]) -> bytes:
     """`payload` as LangGraph's serializer writes it (msgpack, as its own Postgres saver stores channel
     values in bytea): what a checkpoint's channel blobs hold, binary (no base64, no JSON wrapping). Past
-    `DEFLATE_FROM` bytes it is deflated (zlib) when that saves a tenth: text, a chat's messages."""
+    `DEFLATE_FROM` bytes it is deflated (zlib, with a preset dictionary of the names every LangChain message
+    repeats) when that saves a tenth: text, a chat's messages."""
     return pack_sized(payload)[0]
 
 
@@ -92,7 +94,8 @@ def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
         raise UnserializableValue(f"a value cannot be stored: {exc}") from exc
     assert kind == "msgpack", kind  # (a dict is always msgpack: its first byte is a map's, never zlib's)
     if len(data) >= DEFLATE_FROM:
-        deflated = zlib.compress(data, 1)
+        z = zlib.compressobj(1, zdict=_WORDS)
+        deflated = z.compress(data) + z.flush()
         if len(deflated) * 10 <= len(data) * 9:
             return deflated, len(data)
     return data, len(data)
@@ -100,12 +103,28 @@ def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
 
 def unpack(data: bytes) -> dict[str, Any]:
     if data[:1] == _ZLIB:
-        data = zlib.decompress(data)
+        if data[1] & _FDICT:
+            z = zlib.decompressobj(zdict=_WORDS)
+            data = z.decompress(data) + z.flush()
+        else:  # (deflated without the dictionary: rows written before it)
+            data = zlib.decompress(data)
     return _SERDE.loads_typed(("msgpack", data))  # type: ignore[no-any-return]
 
 
-DEFLATE_FROM = 256
+DEFLATE_FROM = 64
 _ZLIB = b"\x78"  # a zlib stream's first byte (deflate, 32 KiB window); a msgpack map starts with 0x80-0x8f
+_FDICT = 0x20  # its second byte's flag: deflated with a preset dictionary
+# The preset dictionary (never to change: rows are deflated with it): the names LangGraph's serializer
+# writes in every LangChain message, as msgpack strings, so that a short message deflates too (a chat
+# message's 200 bytes of field names and class paths are most of a short one). Most frequent last.
+_WORDS = ormsgpack.packb([
+    "model_validate_json", "langchain_core.messages.tool", "ToolMessage", "tool_call_id", "artifact", "status",
+    "success", "langchain_core.messages.system", "SystemMessage", "system", "usage_metadata", "input_tokens",
+    "output_tokens", "total_tokens", "input_token_details", "output_token_details", "finish_reason", "model_name",
+    "model_provider", "stop", "tool_call", "args", "invalid_tool_calls", "tool_calls", "langchain_core.messages.ai",
+    "AIMessage", "ai", "example", "langchain_core.messages.human", "HumanMessage", "human", "content",
+    "additional_kwargs", "response_metadata", "type", "name", "id", "items", "value", "messages",
+])
 
 
 def encode_items(items: list[Any]) -> list[Any]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import zlib
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from engine.core import codec
 from engine.core.saver import new_version
@@ -44,3 +45,11 @@ def test_blobs_round_trip_deflated_or_not() -> None:
         assert size >= len(data)
     assert codec.pack(small)[:1] != b"\x78" and codec.pack(noise)[:1] != b"\x78"
     assert codec.pack(text)[:1] == b"\x78" and len(codec.pack(text)) < codec.pack_sized(text)[1] // 4
+
+
+def test_a_short_message_deflates_with_the_preset_dictionary() -> None:
+    short = {"items": [HumanMessage("turn 39", id="943999f6-592c-420e-8a91-50320534f0fe")]}
+    data, size = codec.pack_sized(short)
+    assert data[:1] == b"\x78" and len(data) < size // 2 and codec.unpack(data) == short
+    # a value deflated without the dictionary (rows written before it) reads too
+    assert codec.unpack(zlib.compress(codec._SERDE.dumps_typed(short)[1])) == short

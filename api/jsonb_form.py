@@ -9,6 +9,7 @@ what it was (api/sse.py: items appended by a checkpoint, rebuilt from its tasks'
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,17 @@ def _key(k: str) -> tuple[int, bytes]:
     return len(raw), raw
 
 
+@functools.lru_cache(maxsize=1024)
+def _order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """jsonb's order of an object's keys (objects of one kind, such as messages, share their keys)."""
+    return tuple(sorted(keys, key=_key))
+
+
 def jsonb_form(value: Any) -> Any:
     """`value` (JSON data) as `orjson.loads` reads it back from jsonb."""
     if isinstance(value, dict):
         if all(type(k) is str for k in value):
-            return {k: jsonb_form(value[k]) for k in sorted(value, key=_key)}
+            return {k: jsonb_form(value[k]) for k in _order(tuple(value))}
         return {str(k): jsonb_form(v) for k, v in sorted(value.items(), key=lambda kv: _key(str(kv[0])))}
     if isinstance(value, list):
         return [jsonb_form(v) for v in value]

@@ -319,6 +319,11 @@ class _ThreadRuns:
                                                     created_at=r["created_at"]))
         return await self._feed(entry, ev)
 
+    def values(self, run_id: str | None) -> dict[str, Any]:
+        """The state values the run's mapper has rebuilt so far (from its base and checkpoint changes)."""
+        entry = self.mappers.get(run_id or "")
+        return dict(entry[0].values) if entry is not None else {}
+
     async def _feed(self, entry: tuple[FrameMapper, Any, Mapping[str, Any]], ev: StreamEvent
                     ) -> list[tuple[str, Any]]:
         mapper, graph, run = entry
@@ -327,8 +332,8 @@ class _ThreadRuns:
         return await _feed(self.state.pool, graph, run, mapper, ev)
 
 
-def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tuple[str, Any]]
-                   ) -> list[tuple[str, Any]]:
+def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tuple[str, Any]],
+                   values: dict[str, Any]) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     if "run_modes" in modes:
         out.extend(run_frames)
@@ -336,7 +341,8 @@ def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tupl
         if "lifecycle" in modes and ev.event == "metadata":
             out.append(("metadata", ev.data))
         if "state_update" in modes and ev.event == "checkpoint" and ev.data.get("source") != "input":
-            out.append(("values", ev.data.get("values") or {}))
+            # (a checkpoint event carries what changed, not the state: the run's mapper rebuilt it)
+            out.append(("values", values))
     if ev.event == "end" and ({"run_modes", "lifecycle"} & modes):
         out.append(("metadata", {"status": "run_done", "run_id": ev.run_id}))
     return out
@@ -362,7 +368,8 @@ async def _thread_frames_of(state: State, thread_id: uuid.UUID, modes: frozenset
                 yield HEARTBEAT
             continue
         assert ev.pos is not None
-        frames = _thread_frames(modes, ev, await runs.frames(ev))
+        run_frames = await runs.frames(ev)
+        frames = _thread_frames(modes, ev, run_frames, runs.values(ev.run_id))
         first = skip if ev.pos == after + 1 and skip > 0 else 0
         skip = 0
         if len(frames) > first:

@@ -398,7 +398,8 @@ async def test_rows_queued_when_migration_0014_runs_are_published_after_it(
         ids = [uuid.uuid4() for _ in range(4)]
         await conn.execute(
             "WITH ev AS (INSERT INTO events (event_id, run_id, thread_id, seq, event, data) "
-            "SELECT e, $2::uuid, $3::uuid, o, 'custom', jsonb_build_object('chunk', $2::uuid::text || '/' || o, 'n', o) "
+            "SELECT e, $2::uuid, $3::uuid, o, 'custom', "
+            "jsonb_build_object('chunk', $2::uuid::text || '/' || o, 'n', o) "
             "FROM unnest($1::uuid[]) WITH ORDINALITY AS u(e, o) RETURNING event_id, seq, event, data) "
             "INSERT INTO outbox (event_id, run_id, thread_id, seq, subject, payload) "
             "SELECT event_id, $2, $3, seq, $4, convert_to(jsonb_build_object('event_id', event_id, 'run_id', $2::uuid, "

@@ -346,8 +346,10 @@ async def test_threads_surface(database_url: str, nats_url: str, nats_prefix: st
         frames = await collect(await T.join_stream(htid, stream_mode="lifecycle", last_event_id="0"), max_items=2)
         assert [f.event for f in frames] == ["metadata", "metadata"]
         assert frames[1].data["status"] == "run_done" and all(f.id for f in frames)
-        frames = await collect(await T.join_stream(tid, stream_mode=["state_update"], last_event_id="0"), max_items=1)
-        assert frames[0].event == "values"
+        frames = await collect(await T.join_stream(tid, stream_mode=["state_update"], last_event_id="0"), max_items=4)
+        assert [f.event for f in frames] == ["values"] * 4
+        assert [f.data for f in frames] == [{"n": 0, "trail": []}, {"n": 1, "trail": ["s0"]},
+                                            {"n": 2, "trail": ["s0", "s1"]}, out]  # the state after each step
 
         # the error thread
         ftid = (await T.create())["thread_id"]

@@ -2,8 +2,8 @@
 
 Storage (`encode` / `decode`): checkpoint channel values and task writes go to Postgres jsonb. A value
 that is plain JSON is stored as itself; anything else (LangChain messages, pydantic models, dataclasses,
-datetimes, sets, `Send`...) is stored through LangGraph's own serializer as `{"__lg__": <base64 msgpack>}`
-and comes back as the same Python object.
+datetimes, sets, `Send`...) is stored through LangGraph's own serializer as `{"__lg__": [kind, <base64
+msgpack>]}` (deflated when that pays) and comes back as the same Python object.
 
 Channel blobs (`pack` / `unpack`): LangGraph's serializer's msgpack bytes, stored as bytea (deflated when
 large enough for it to pay).
@@ -61,21 +61,40 @@ def _has_tuple(value: Any) -> bool:
 
 
 def encode(value: Any) -> Any:
-    """A JSON-able stand-in for `value` that `decode` turns back into an equal object."""
+    """A JSON-able stand-in for `value` that `decode` turns back into an equal object. LangGraph's msgpack
+    of a value past `DEFLATE_FROM` bytes is deflated (as `pack` does) when that saves a tenth: kind
+    `msgpack+zlib`."""
     if _is_plain(value):
         return value
     try:
         kind, data = _SERDE.dumps_typed(value)
     except Exception as exc:
         raise UnserializableValue(f"{type(value).__name__} cannot be stored: {exc}") from exc
+    if kind == "msgpack" and len(data) >= DEFLATE_FROM:
+        deflated = _deflate(data)
+        if len(deflated) * 10 <= len(data) * 9:
+            kind, data = _DEFLATED, deflated
     return {TYPED: [kind, base64.b64encode(data).decode()]}
 
 
 def decode(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1 and TYPED in value:
         kind, data = value[TYPED]
-        return _SERDE.loads_typed((kind, base64.b64decode(data)))
+        raw = base64.b64decode(data)
+        if kind == _DEFLATED:
+            return _SERDE.loads_typed(("msgpack", _inflate(raw)))
+        return _SERDE.loads_typed((kind, raw))
     return value
+
+
+def _deflate(data: bytes) -> bytes:
+    z = zlib.compressobj(1, zdict=_WORDS)
+    return z.compress(data) + z.flush()
+
+
+def _inflate(data: bytes) -> bytes:
+    z = zlib.decompressobj(zdict=_WORDS)
+    return z.decompress(data) + z.flush()
 
 
 def pack(payload: dict[str, Any]) -> bytes:
@@ -94,8 +113,7 @@ def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
         raise UnserializableValue(f"a value cannot be stored: {exc}") from exc
     assert kind == "msgpack", kind  # (a dict is always msgpack: its first byte is a map's, never zlib's)
     if len(data) >= DEFLATE_FROM:
-        z = zlib.compressobj(1, zdict=_WORDS)
-        deflated = z.compress(data) + z.flush()
+        deflated = _deflate(data)
         if len(deflated) * 10 <= len(data) * 9:
             return deflated, len(data)
     return data, len(data)
@@ -104,14 +122,14 @@ def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
 def unpack(data: bytes) -> dict[str, Any]:
     if data[:1] == _ZLIB:
         if data[1] & _FDICT:
-            z = zlib.decompressobj(zdict=_WORDS)
-            data = z.decompress(data) + z.flush()
+            data = _inflate(data)
         else:  # (deflated without the dictionary: rows written before it)
             data = zlib.decompress(data)
     return _SERDE.loads_typed(("msgpack", data))  # type: ignore[no-any-return]
 
 
 DEFLATE_FROM = 64
+_DEFLATED = "msgpack+zlib"  # `encode`'s kind of a deflated msgpack value (with the preset dictionary)
 _ZLIB = b"\x78"  # a zlib stream's first byte (deflate, 32 KiB window); a msgpack map starts with 0x80-0x8f
 _FDICT = 0x20  # its second byte's flag: deflated with a preset dictionary
 # The preset dictionary (never to change: rows are deflated with it): the names LangGraph's serializer

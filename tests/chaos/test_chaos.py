@@ -19,6 +19,8 @@ async def test_chaos_small(tmp_path: Path) -> None:
     verdict, info = await run(Options(runs=100), tmp_path, quiet=True)
     print(verdict.line())
     print(info)
+    for gap in verdict.sse_resume_gaps:  # (whole: the assertion's message is cut short)
+        print("sse resume gap:", gap)
     faults = info["faults"]
     assert isinstance(faults, dict)
     assert faults["postgres"] >= 2 and all(n >= 1 for n in faults.values()), faults

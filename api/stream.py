@@ -31,7 +31,16 @@ from api import runs as runs_api
 from api.app import AuthzDep
 from api.auth import Authz
 from api.idempotency import IdemKey
-from api.live import DatabaseOutage, LiveHub, fetch_run_events, hub_retry, reading, run_events, thread_events
+from api.live import (
+    DatabaseOutage,
+    LiveHub,
+    ReadRetry,
+    fetch_run_events,
+    hub_retry,
+    reading,
+    run_events,
+    thread_events,
+)
 from api.run_payload import RunCreate, stream_modes
 from api.schemas import parse_uuid
 from api.sse import HEARTBEAT, BadEventId, FrameMapper, StreamEvent, encode, encode_event, parse_event_id
@@ -124,9 +133,14 @@ async def _base_values(pool: asyncpg.Pool, graph: Any, run_id: uuid.UUID, thread
 
 
 async def _feed(pool: asyncpg.Pool, graph: Any, run: Mapping[str, Any], mapper: FrameMapper,
-                ev: StreamEvent) -> list[tuple[str, Any]]:
+                ev: StreamEvent, retry: ReadRetry) -> list[tuple[str, Any]]:
     if mapper.needs_base(ev, continuing=(run["kwargs"] or {}).get("input") is None):
-        mapper.set_base(await _base_values(pool, graph, run["run_id"], run["thread_id"]))
+        # (read as the events are: a database restart is ridden out, up to the stream's outage bound)
+        base: dict[str, Any] = {}
+        async for got in reading(lambda: _base_values(pool, graph, run["run_id"], run["thread_id"]), retry):
+            if got is not None:
+                base = got
+        mapper.set_base(base)
     return mapper.frames(ev)
 
 
@@ -182,6 +196,7 @@ async def _run_frames(
 ) -> AsyncIterator[Any]:
     """SSE chunks of the run (and `_END` once its `end` event was sent)."""
     run_id = run["run_id"]
+    base_retry = hub_retry(hub, f"run stream {run_id}")
     after, skip = 0, -1
     if resume is not None:
         after, skip = resume
@@ -201,7 +216,7 @@ async def _run_frames(
         for ev in before:
             if ev.seq > after:
                 break
-            frames = await _feed(pool, graph, run, mapper, ev)
+            frames = await _feed(pool, graph, run, mapper, ev, base_retry)
             if ev.seq == after and 0 <= skip < len(frames) - 1:
                 yield encode_event(ev.seq, frames, skip + 1)  # the rest of a partly delivered event
             if ev.event == "end":
@@ -214,7 +229,7 @@ async def _run_frames(
                 last_write = time.monotonic()
                 yield HEARTBEAT
             continue
-        frames = await _feed(pool, graph, run, mapper, item)
+        frames = await _feed(pool, graph, run, mapper, item, base_retry)
         if frames:
             last_write = time.monotonic()
             yield encode_event(item.seq, frames)
@@ -297,6 +312,7 @@ class _ThreadRuns:
         self.state = state
         self.thread_id = thread_id
         self.mappers: dict[str, tuple[FrameMapper, Any, Mapping[str, Any]]] = {}
+        self.retry = hub_retry(_hub(state), f"thread stream {thread_id}")
 
     async def frames(self, ev: StreamEvent) -> list[tuple[str, Any]]:
         pool: asyncpg.Pool = self.state.pool
@@ -329,7 +345,7 @@ class _ThreadRuns:
         mapper, graph, run = entry
         if graph is None:
             return mapper.frames(ev)
-        return await _feed(self.state.pool, graph, run, mapper, ev)
+        return await _feed(self.state.pool, graph, run, mapper, ev, self.retry)
 
 
 def _thread_frames(modes: frozenset[str], ev: StreamEvent, run_frames: list[tuple[str, Any]],

@@ -226,6 +226,7 @@ class Workload:
                     if part.id is not None:
                         got.append(part.id)
                         job.stream_ids.append(part.id)
+                    _raise_on_error_frame(part)
             except Exception as exc:
                 job.segments.append(f"rejoin from {last}: {got} {type(exc).__name__}")
                 if not self._transient(exc):
@@ -238,8 +239,12 @@ class Workload:
                 break
 
         async def full() -> list[str]:
-            return [p.id async for p in self.client.runs.join_stream(job.thread_id, rid, stream_mode=modes,
-                                                                     last_event_id="0") if p.id is not None]
+            ids: list[str] = []
+            async for part in self.client.runs.join_stream(job.thread_id, rid, stream_mode=modes, last_event_id="0"):
+                if part.id is not None:
+                    ids.append(part.id)
+                _raise_on_error_frame(part)
+            return ids
 
         job.full_ids = await self.call(full)
 
@@ -258,3 +263,11 @@ class Workload:
                 self.done += 1
 
         await asyncio.gather(*(client_loop() for _ in range(self.clients)))
+
+
+def _raise_on_error_frame(part: Any) -> None:
+    """A stream the server ended with an `error` frame (the database stayed away longer than the stream's
+    outage bound: api/stream.py) did not deliver the rest of the run: a client joins again from its last id,
+    as it does after a dropped connection."""
+    if part.event == "error":
+        raise httpx.TransportError(f"stream ended by an error frame: {part.data}")

@@ -70,10 +70,8 @@ def encode(value: Any) -> Any:
         kind, data = _SERDE.dumps_typed(value)
     except Exception as exc:
         raise UnserializableValue(f"{type(value).__name__} cannot be stored: {exc}") from exc
-    if kind == "msgpack" and len(data) >= DEFLATE_FROM:
-        deflated = _deflate(data)
-        if len(deflated) * 10 <= len(data) * 9:
-            kind, data = _DEFLATED, deflated
+    if kind == "msgpack" and (deflated := _deflated(data)) is not None:
+        kind, data = _DEFLATED, deflated
     return {TYPED: [kind, base64.b64encode(data).decode()]}
 
 
@@ -87,9 +85,14 @@ def decode(value: Any) -> Any:
     return value
 
 
-def _deflate(data: bytes) -> bytes:
+def _deflated(data: bytes) -> bytes | None:
+    """`data` deflated (with the preset dictionary), when it is `DEFLATE_FROM` bytes or more and deflating
+    saves a tenth of it; else None."""
+    if len(data) < DEFLATE_FROM:
+        return None
     z = zlib.compressobj(1, zdict=_WORDS)
-    return z.compress(data) + z.flush()
+    deflated = z.compress(data) + z.flush()
+    return deflated if len(deflated) * 10 <= len(data) * 9 else None
 
 
 def _inflate(data: bytes) -> bytes:
@@ -112,11 +115,8 @@ def pack_sized(payload: dict[str, Any]) -> tuple[bytes, int]:
     except Exception as exc:
         raise UnserializableValue(f"a value cannot be stored: {exc}") from exc
     assert kind == "msgpack", kind  # (a dict is always msgpack: its first byte is a map's, never zlib's)
-    if len(data) >= DEFLATE_FROM:
-        deflated = _deflate(data)
-        if len(deflated) * 10 <= len(data) * 9:
-            return deflated, len(data)
-    return data, len(data)
+    deflated = _deflated(data)
+    return (data if deflated is None else deflated), len(data)
 
 
 def unpack(data: bytes) -> dict[str, Any]:

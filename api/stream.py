@@ -196,7 +196,7 @@ async def _run_frames(
 ) -> AsyncIterator[Any]:
     """SSE chunks of the run (and `_END` once its `end` event was sent)."""
     run_id = run["run_id"]
-    base_retry = hub_retry(hub, f"run stream {run_id}")
+    retry = hub_retry(hub, f"run stream {run_id}")  # the stream's reads: its events, its run's base values
     after, skip = 0, -1
     if resume is not None:
         after, skip = resume
@@ -208,7 +208,7 @@ async def _run_frames(
     if after > 0:
         # rebuild what the modes remember (latest values, message chunks) from the events before
         before: list[StreamEvent] = []
-        async for got in reading(lambda: fetch_run_events(pool, run_id, 0), hub_retry(hub, "run stream")):
+        async for got in reading(lambda: fetch_run_events(pool, run_id, 0), retry):
             if got is None:
                 yield HEARTBEAT
             else:
@@ -216,7 +216,7 @@ async def _run_frames(
         for ev in before:
             if ev.seq > after:
                 break
-            frames = await _feed(pool, graph, run, mapper, ev, base_retry)
+            frames = await _feed(pool, graph, run, mapper, ev, retry)
             if ev.seq == after and 0 <= skip < len(frames) - 1:
                 yield encode_event(ev.seq, frames, skip + 1)  # the rest of a partly delivered event
             if ev.event == "end":
@@ -229,7 +229,7 @@ async def _run_frames(
                 last_write = time.monotonic()
                 yield HEARTBEAT
             continue
-        frames = await _feed(pool, graph, run, mapper, item, base_retry)
+        frames = await _feed(pool, graph, run, mapper, item, retry)
         if frames:
             last_write = time.monotonic()
             yield encode_event(item.seq, frames)
@@ -338,7 +338,7 @@ class _ThreadRuns:
     def values(self, run_id: str | None) -> dict[str, Any]:
         """The state values the run's mapper has rebuilt so far (from its base and checkpoint changes)."""
         entry = self.mappers.get(run_id or "")
-        return dict(entry[0].values) if entry is not None else {}
+        return entry[0].values if entry is not None else {}  # (replaced, never changed in place)
 
     async def _feed(self, entry: tuple[FrameMapper, Any, Mapping[str, Any]], ev: StreamEvent
                     ) -> list[tuple[str, Any]]:
